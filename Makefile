@@ -1,0 +1,54 @@
+# Two commands a newcomer needs: `make lab` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SANITIZE := --nbval-sanitize-with tests/sanitize.cfg
+NOTEBOOKS := notebooks
+
+.PHONY: help setup lab test test-unit test-notebooks test-notebooks-mosquitto notebooks img bench clean
+
+help:
+	@echo "make lab      set up .venv and open JupyterLab on the notebooks"
+	@echo "make test     set up .venv and run every test, notebooks included"
+	@echo "make notebooks  re-execute every notebook in place (regenerates stored outputs)"
+	@echo "make img      regenerate the diagrams in img/"
+	@echo "make bench    compare the embedded broker with mosquitto"
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is needed; found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+setup: $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab $(NOTEBOOKS)
+
+test: test-unit test-notebooks
+
+test-unit: setup
+	$(PY) -m pytest tests
+
+test-notebooks: setup
+	$(PY) -m pytest --nbval $(SANITIZE) $(NOTEBOOKS)
+
+# The same stored outputs must hold on the reference broker.
+test-notebooks-mosquitto: setup
+	MQTT_STUDY_BROKER=mosquitto $(PY) -m pytest --nbval $(SANITIZE) $(NOTEBOOKS)
+
+notebooks: setup
+	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
+
+img: setup
+	$(PY) scripts/make_diagrams.py img
+
+bench: setup
+	$(PY) benchmarks/broker_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

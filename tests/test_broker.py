@@ -1,0 +1,172 @@
+"""start_broker(): where it listens, how it stops, and what it says when it cannot start."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from pathlib import Path
+
+import pytest
+
+import mqtt_helpers
+from mqtt_helpers import BrokerStartError, ConnectionRefused, Inbox, close_client, connect_client, start_broker, subscribe
+from mqtt_helpers import mosquitto as mosquitto_module
+from mqtt_helpers.broker import resolve_kind
+from tests.conftest import require
+
+
+def accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def round_trip(broker: mqtt_helpers.BrokerHandle, **connect: object) -> str:
+    inbox = Inbox()
+    client = connect_client(broker, inbox=inbox, **connect)  # type: ignore[arg-type]
+    try:
+        subscribe(client, "check/#", qos=1)
+        client.publish("check/it", "ping", qos=1).wait_for_publish(5)
+        return inbox.wait(1, topic="check/#")[0].text
+    finally:
+        close_client(client)
+
+
+def test_listens_on_loopback_only(broker: mqtt_helpers.BrokerHandle) -> None:
+    assert broker.host == "127.0.0.1"
+    assert accepts("127.0.0.1", broker.port)
+    # 127.0.0.2 is the same machine: a socket bound to 0.0.0.0 would answer there too.
+    assert not accepts("127.0.0.2", broker.port)
+
+
+def test_two_brokers_get_different_free_ports(broker_kind: str) -> None:
+    with start_broker(broker_kind) as first, start_broker(broker_kind) as second:
+        assert first.port != second.port
+        assert 1883 not in (first.port, second.port)
+        assert round_trip(first) == round_trip(second) == "ping"
+
+
+def test_context_manager_stops_and_stop_is_idempotent(broker_kind: str) -> None:
+    with start_broker(broker_kind) as broker:
+        port = broker.port
+        assert round_trip(broker) == "ping"
+    assert not accepts("127.0.0.1", port)
+    broker.stop()
+    broker.stop()
+
+
+def test_start_stop_start_again(broker_kind: str) -> None:
+    for _ in range(2):
+        broker = start_broker(broker_kind)
+        assert round_trip(broker) == "ping"
+        broker.stop()
+        assert not accepts(broker.host, broker.port)
+
+
+def test_no_thread_process_or_port_left_after_stop(broker_kind: str) -> None:
+    threads_before = set(threading.enumerate())
+    broker = start_broker(broker_kind, tls=True, websockets=True)
+    ports = [broker.port, broker.tls_port, broker.ws_port]
+    ca_folder = Path(str(broker.ca_file)).parent
+    process = getattr(broker, "_process", None)
+    assert round_trip(broker) == "ping"
+    broker.stop()
+    assert set(threading.enumerate()) <= threads_before, "a broker thread outlived stop()"
+    assert not any(accepts("127.0.0.1", p) for p in ports if p)
+    assert not ca_folder.exists(), "the certificate folder outlived stop()"
+    if process is not None:
+        assert process.poll() is not None, "mosquitto still runs after stop()"
+
+
+def test_port_in_use_names_address_and_cause(broker_kind: str) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        with pytest.raises(BrokerStartError, match=rf"127\.0\.0\.1:{port}.*already in use"):
+            start_broker(broker_kind, port=port)
+
+
+def test_environment_variable_selects_the_broker(broker_kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MQTT_STUDY_BROKER", broker_kind)
+    with start_broker() as broker:
+        assert broker.kind == broker_kind
+        assert round_trip(broker) == "ping"
+
+
+def test_default_is_amqtt_and_unknown_names_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MQTT_STUDY_BROKER", raising=False)
+    assert resolve_kind(None) == "amqtt"
+    monkeypatch.setenv("MQTT_STUDY_BROKER", "rabbit")
+    with pytest.raises(ValueError, match="MQTT_STUDY_BROKER.*'amqtt', 'mosquitto' or 'mqtt://HOST:PORT'"):
+        start_broker()
+
+
+def test_external_broker_handle_points_and_never_stops_it(broker: mqtt_helpers.BrokerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MQTT_STUDY_BROKER", broker.url)
+    external = start_broker()
+    assert (external.kind, external.host, external.port) == ("external", broker.host, broker.port)
+    assert round_trip(external) == "ping"
+    external.stop()
+    assert accepts(broker.host, broker.port), "stop() on an external handle must leave that broker running"
+
+
+def test_missing_mosquitto_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A mock is the only way to make an installed binary look absent.
+    monkeypatch.setattr(mosquitto_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(mosquitto_module.os, "access", lambda path, mode: False)
+    with pytest.raises(BrokerStartError, match="apt-get install mosquitto"):
+        start_broker("mosquitto")
+
+
+def test_anonymous_access_by_default(broker: mqtt_helpers.BrokerHandle) -> None:
+    assert round_trip(broker) == "ping"
+
+
+def test_users_turn_anonymous_access_off(broker_kind: str) -> None:
+    with start_broker(broker_kind, users={"alice": "s3cret"}) as broker:
+        assert round_trip(broker, username="alice", password="s3cret") == "ping"
+        with pytest.raises(ConnectionRefused, match="Not authorized"):
+            connect_client(broker)
+        with pytest.raises(ConnectionRefused, match=rf"127\.0\.0\.1:{broker.port}.*Not authorized.*password"):
+            connect_client(broker, username="alice", password="wrong")
+
+
+def test_tls_listener_with_generated_ca(broker_kind: str) -> None:
+    with start_broker(broker_kind, tls=True) as broker:
+        assert broker.ca_file is not None and broker.ca_file.exists()
+        assert round_trip(broker, tls=True) == "ping"
+        # Without the CA, the certificate must not verify.
+        context = ssl.create_default_context()
+        with socket.create_connection((broker.host, broker.tls_port), timeout=5) as raw:
+            with pytest.raises(ssl.SSLCertVerificationError):
+                context.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def test_websockets_listener(broker_kind: str) -> None:
+    with start_broker(broker_kind, websockets=True) as broker:
+        assert broker.ws_port and broker.ws_port != broker.port
+        assert round_trip(broker, transport="websockets") == "ping"
+        assert not accepts("127.0.0.2", broker.ws_port)
+
+
+def test_amqtt_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    with start_broker("amqtt") as broker:
+        client = connect_client(broker)
+        client.socket().close()  # an abrupt loss makes amqtt log errors by default
+        client.loop_stop()
+        assert round_trip(broker) == "ping"
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+
+
+def test_mosquitto_config_stays_loopback() -> None:
+    require("mosquitto")
+    with start_broker("mosquitto", users={"u": "p"}, websockets=True) as broker:
+        config = (broker._folder / "mosquitto.conf").read_text()  # type: ignore[attr-defined]
+        assert f"listener {broker.port} 127.0.0.1" in config
+        assert f"listener {broker.ws_port} 127.0.0.1" in config
+        assert "allow_anonymous false" in config
