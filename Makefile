@@ -42,6 +42,7 @@ test-notebooks-mosquitto: setup
 	MQTT_STUDY_BROKER=mosquitto $(PY) -m pytest --nbval $(SANITIZE) $(NOTEBOOKS)
 
 notebooks: setup
+	$(PY) scripts/make_solutions.py $(NOTEBOOKS)
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
 
 img: setup
