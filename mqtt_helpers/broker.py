@@ -107,6 +107,7 @@ def start_broker(
     users: Mapping[str, str] | None = None,
     tls: bool = False,
     websockets: bool = False,
+    process: bool = False,
 ) -> BrokerHandle:
     """Start a broker on 127.0.0.1 and return its handle once it accepts connections.
 
@@ -114,6 +115,8 @@ def start_broker(
     free port. ``users`` (name -> password) turns anonymous access off.
     ``tls=True`` adds a TLS listener with certificates made on the fly;
     ``websockets=True`` adds an MQTT-over-websockets listener.
+    ``process=True`` runs amqtt in a child process rather than a thread:
+    slower to start, faster under load (see README, Performance).
     """
     chosen = resolve_kind(kind)
     options = BrokerOptions(port=port, users=users, tls=tls, websockets=websockets)
@@ -123,6 +126,10 @@ def start_broker(
         from mqtt_helpers.mosquitto import start_mosquitto
 
         return start_mosquitto(options)
+    if process:
+        from mqtt_helpers.amqtt_process import start_amqtt_process
+
+        return start_amqtt_process(options)
     return AmqttBroker.start(options)
 
 
