@@ -46,16 +46,26 @@ def solved(lesson: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode | 
     return notebook
 
 
+def same_cells(notebook: nbformat.NotebookNode, target: Path) -> bool:
+    """Whether ``target`` already has these cells, so its stored outputs can stay."""
+    if not target.exists():
+        return False
+    existing = nbformat.read(target, as_version=4)
+    def shape(nb: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
+        return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+    return shape(existing) == shape(notebook)
+
+
 def main(folder: str = "notebooks") -> int:
     lessons = Path(folder)
     out = lessons / "solutions"
     out.mkdir(exist_ok=True)
     for path in sorted(lessons.glob("[0-9][0-9]-*.ipynb")):
         notebook = solved(nbformat.read(path, as_version=4), path.name)
-        if notebook is not None:
-            target = out / f"{path.stem}-solutions.ipynb"
+        target = out / f"{path.stem}-solutions.ipynb"
+        if notebook is not None and not same_cells(notebook, target):
             nbformat.write(notebook, target)
-            print(f"wrote {target}")
+            print(f"wrote {target} (re-execute it: make notebooks)")
     return 0
 
 
