@@ -26,8 +26,10 @@ $(STAMP): pyproject.toml | $(PY)
 
 setup: $(STAMP)
 
+# Root stays the repo (notebooks link to ../img); the series opens at its first lesson.
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: setup
-	$(VENV)/bin/jupyter lab $(NOTEBOOKS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(LAB_FLAGS) $(NOTEBOOKS)/00-getting-started.ipynb
 
 test: test-unit test-notebooks
 

@@ -16,6 +16,8 @@ from mqtt_helpers.client import (
     set_nodelay,
     subscribe,
 )
+from mqtt_helpers.ids import unique_client_id
+from mqtt_helpers.tracing import PacketEvent, PacketTracer, SequenceDiagram, draw_sequence
 from mqtt_helpers.waiting import Inbox, Received, WaitTimeout, wait_for
 
 __all__ = [
@@ -25,13 +27,18 @@ __all__ = [
     "BrokerUnreachable",
     "ConnectionRefused",
     "Inbox",
+    "PacketEvent",
+    "PacketTracer",
     "Received",
+    "SequenceDiagram",
     "WaitTimeout",
     "close_client",
     "connect_client",
+    "draw_sequence",
     "new_client",
     "set_nodelay",
     "start_broker",
     "subscribe",
+    "unique_client_id",
     "wait_for",
 ]

@@ -32,6 +32,7 @@ BROKER_ENV = "MQTT_STUDY_BROKER"
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 10.0
 KINDS = ("amqtt", "mosquitto")
+BROKER_THREAD = "amqtt-broker"
 
 
 class BrokerStartError(RuntimeError):
@@ -197,7 +198,7 @@ class AmqttBroker(BrokerHandle):
             certs = make_certificates()
         loop = asyncio.new_event_loop()
         loop.set_exception_handler(_ignore_loop_errors)
-        thread = threading.Thread(target=loop.run_forever, name="amqtt-broker", daemon=True)
+        thread = threading.Thread(target=loop.run_forever, name=BROKER_THREAD, daemon=True)
         thread.start()
         config = amqtt_config(options, certs)
         try:
@@ -304,3 +305,14 @@ def silence_amqtt_logging() -> None:
         logger = logging.getLogger(name)
         logger.setLevel(logging.CRITICAL + 1)
         logger.propagate = False
+    asyncio_logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, _NotFromBrokerThread) for f in asyncio_logger.filters):
+        asyncio_logger.addFilter(_NotFromBrokerThread())
+
+
+class _NotFromBrokerThread(logging.Filter):
+    """Drop asyncio's warnings about the broker's own sockets (e.g. writes to a client
+    that just vanished), but keep those of any other event loop in the process."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != BROKER_THREAD

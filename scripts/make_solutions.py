@@ -40,7 +40,7 @@ def solved(lesson: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode | 
         if cell.cell_type == "code":
             cell.execution_count = None
         if cell.cell_type == "markdown":
-            cell.source = re.sub(r"\]\((?!https?:|#|\.\./|solutions/)([^)]+)\)", r"](../\1)", cell.source)
+            cell.source = re.sub(r"\]\((?!https?:|#|solutions/)([^)]+)\)", r"](../\1)", cell.source)
             cell.source = cell.source.replace("](solutions/", "](")
     notebook.cells[0].source = BANNER.format(name=name) + notebook.cells[0].source
     return notebook

@@ -170,3 +170,39 @@ def test_mosquitto_config_stays_loopback() -> None:
         assert f"listener {broker.port} 127.0.0.1" in config
         assert f"listener {broker.ws_port} 127.0.0.1" in config
         assert "allow_anonymous false" in config
+
+
+def test_stop_under_load_is_quick_and_quiet(broker_kind: str, capfd: pytest.CaptureFixture[str]) -> None:
+    """Stopping while clients still publish must neither hang (amqtt's reader could
+    swallow its cancellation on Python 3.11) nor print asyncio warnings."""
+    import time
+
+    for _ in range(5):
+        broker = start_broker(broker_kind)
+        received = threading.Event()
+        subscriber = connect_client(broker)
+        subscriber.on_message = lambda c, u, m: received.set()
+        subscribe(subscriber, "load/#", qos=1)
+        publishers = [connect_client(broker) for _ in range(2)]
+        flooding = threading.Event()
+        flooding.set()
+
+        def flood(client) -> None:  # type: ignore[no-untyped-def]
+            while flooding.is_set():
+                client.publish("load/x", "y", qos=1)
+
+        threads = [threading.Thread(target=flood, args=(p,)) for p in publishers]
+        for thread in threads:
+            thread.start()
+        mqtt_helpers.wait_for(received, 5, what="the first flooded message")
+        began = time.monotonic()
+        broker.stop()
+        took = time.monotonic() - began
+        flooding.clear()
+        for thread in threads:
+            thread.join()
+        for client in [subscriber, *publishers]:
+            client.loop_stop()
+        assert took < 5, f"stop() under load took {took:.1f} s"
+    out, err = capfd.readouterr()
+    assert "raised exception" not in err and "Traceback" not in err, err

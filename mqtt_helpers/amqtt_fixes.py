@@ -1,0 +1,265 @@
+"""MQTT 3.1.1 conformance fixes for the embedded amqtt broker.
+
+amqtt 0.12.1 deviates from MQTT 3.1.1 in ways the notebooks would otherwise
+teach as if they were the protocol (wrong delivery QoS, duplicated or
+mis-flagged retained messages, lost persistent sessions, no take-over, no
+keep-alive).  ``ConformantBroker`` restores the specified behaviour with small
+overrides that wrap amqtt's own methods; every override names the spec
+statement it restores.  The overrides rely on amqtt internals, so they are
+pinned to ``AMQTT_VERSION`` (``tests/test_conformance.py`` checks the pin and
+runs the same tests against Mosquitto).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from amqtt.adapters import ReaderAdapter, WriterAdapter
+from amqtt.broker import Broker, Server
+from amqtt.contexts import ListenerConfig
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler, Subscription
+from amqtt.session import ApplicationMessage, Session
+
+__all__ = ["AMQTT_VERSION", "ConformantBroker", "conformance_config"]
+
+AMQTT_VERSION = "0.12.1"
+"""The exact amqtt release these fixes were written and validated for."""
+
+KEEP_ALIVE_GRACE = 1.5
+"""A client may stay silent for 1.5 x its keep-alive before the server gives up."""
+
+TAKE_OVER_TIMEOUT = 5.0
+"""Seconds to wait for a taken-over connection to finish closing."""
+
+_T = TypeVar("_T")
+
+# QoS of the PUBLISH being routed by the current connection task (None: not routing one).
+_publish_qos: ContextVar[int | None] = ContextVar("_publish_qos", default=None)
+# True while the current connection task is handling a SUBSCRIBE packet.
+_in_subscribe: ContextVar[bool] = ContextVar("_in_subscribe", default=False)
+
+
+@contextmanager
+def _set(var: ContextVar[_T], value: _T) -> Iterator[None]:
+    """Set a context variable for the duration of a ``with`` block."""
+    token = var.set(value)
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
+def conformance_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Return ``config`` unchanged: the fixes need no extra plugins or settings."""
+    return config
+
+
+class _Broadcast(dict[str, Any]):
+    """amqtt's broadcast record, resolving the delivery QoS per subscription.
+
+    amqtt's ``_run_broadcast`` picks each subscriber's QoS with
+    ``broadcast.get("qos", granted_qos)``: the publish QoS when the record has
+    one, else the granted QoS.  MQTT wants the smaller of the two.
+    """
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == "qos" and "qos" in self and default is not None:
+            return min(self["qos"], default)  # [MQTT-3.8.4-6] deliver at min(publish QoS, granted QoS)
+        return super().get(key, default)
+
+
+class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt ships no type information
+    """Broker-side protocol handler that enforces keep-alive and reports when it is done."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.finished = asyncio.Event()
+        self._timeout_task: asyncio.Task[None] | None = None
+
+    def handle_read_timeout(self) -> None:
+        """Treat 1.5 x keep-alive of silence as a broken connection (so the will is sent)."""
+        # [MQTT-3.1.2-24] disconnect a client silent for 1.5 x keep-alive, as for a network failure
+        if self._timeout_task is None:
+            self._timeout_task = asyncio.ensure_future(self.handle_connection_closed())
+
+
+class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type information
+    """amqtt's ``Broker`` with the MQTT 3.1.1 behaviours the series teaches restored.
+
+    Same constructor as ``amqtt.broker.Broker``.  Fixes, by measured bug id:
+    B1 delivery QoS, B2 retained QoS, B3 retained replay on CONNECT, B4 retain flag
+    of queued messages, B5 anonymous persistent sessions, B6/B7 client-id take-over,
+    B8 keep-alive.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connections: dict[str, _ConformantHandler] = {}
+
+    # --- B1: delivery QoS -------------------------------------------------
+
+    async def _handle_message_delivery(
+        self, client_session: Session, handler: BrokerProtocolHandler, wait_deliver: asyncio.Future[Any]
+    ) -> bool:
+        """Remember the incoming PUBLISH's QoS while amqtt routes it."""
+        message: ApplicationMessage | None = wait_deliver.result()
+        # [MQTT-3.8.4-6] the publish QoS bounds the delivery QoS: record it for _broadcast_message
+        with _set(_publish_qos, message.qos if message else None):
+            keep_connection: bool = await super()._handle_message_delivery(client_session, handler, wait_deliver)
+        return keep_connection
+
+    async def _broadcast_message(
+        self,
+        session: Session | None,
+        topic: str | None,
+        data: bytes | bytearray | None,
+        force_qos: int | None = None,
+    ) -> None:
+        """Queue a message for routing, recording the QoS it was published with."""
+        qos = force_qos if force_qos is not None else _publish_qos.get()
+        broadcast = _Broadcast(session=session, topic=topic, data=data)
+        if qos is not None:
+            broadcast["qos"] = qos  # [MQTT-3.8.4-6] resolved to min(publish, granted) per subscriber
+        await self._broadcast_queue.put(broadcast)
+
+    # --- B2, B3: retained messages ------------------------------------------
+
+    async def _handle_subscription(
+        self, client_session: Session, handler: BrokerProtocolHandler, subscribe_waiter: asyncio.Future[Subscription]
+    ) -> None:
+        """Mark the task as handling a SUBSCRIBE, the only time retained messages are sent."""
+        with _set(_in_subscribe, True):
+            await super()._handle_subscription(client_session, handler, subscribe_waiter)
+
+    async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int], session: Session) -> None:
+        """Send the retained messages matching a new subscription, at min(retained QoS, granted QoS)."""
+        if not _in_subscribe.get():
+            return  # [MQTT-3.3.1-6] retained messages go to new subscriptions only, never on CONNECT
+        handler = self._get_handler(session)
+        if handler is None:
+            return
+        topic_filter, granted_qos = subscription
+        sends = [
+            # [MQTT-3.8.4-6] a retained QoS 0 message stays QoS 0 (amqtt upgraded it to the granted QoS)
+            handler.mqtt_publish(retained.topic, retained.data, min(granted_qos, _qos_or(retained.qos, granted_qos)), retain=True)
+            for topic, retained in self._retained_messages.items()
+            if self._matches(topic, topic_filter)
+        ]
+        await _run_all(sends)
+
+    # --- B4: offline queue --------------------------------------------------
+
+    async def _publish_session_retained_messages(self, session: Session) -> None:
+        """Deliver the messages queued while a persistent session was offline."""
+        handler = self._get_handler(session)
+        if handler is None:
+            return
+        sends = []
+        while not session.retained_messages.empty():
+            queued = session.retained_messages.get_nowait()
+            # [MQTT-3.3.1-9] a queued message is not a retained message: send it with retain=0
+            sends.append(handler.mqtt_publish(queued.topic, queued.data, queued.qos, retain=False))
+        await _run_all(sends)
+
+    # --- B5: persistent sessions of anonymous clients -----------------------
+
+    async def _authenticate(self, session: Session, listener: ListenerConfig) -> bool:
+        """Authenticate, but never mark the session anonymous (amqtt then drops it)."""
+        authenticated: bool = await super()._authenticate(session, listener)
+        session.is_anonymous = False  # [MQTT-3.1.2-4] keep the state of a clean_session=0 session
+        return authenticated
+
+    # --- B6, B7, B8: connection life cycle ------------------------------------
+
+    async def _initialize_client_session(
+        self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int
+    ) -> tuple[BrokerProtocolHandler, Session]:
+        """Read CONNECT; give the connection a keep-alive-enforcing handler."""
+        handler, session = await super()._initialize_client_session(reader, writer, remote_address, remote_port)
+        # [MQTT-3.1.2-24] the server waits 1.5 x keep-alive for a packet (amqtt's read timeout is
+        # session.keep_alive, in seconds; a float is fine there)
+        session.keep_alive = session.keep_alive * KEEP_ALIVE_GRACE
+        # amqtt's own handler is fresh and unattached: swap in ours before anything uses it
+        return _ConformantHandler(handler.plugins_manager), session
+
+    async def _handle_client_session(
+        self,
+        reader: ReaderAdapter,
+        writer: WriterAdapter,
+        client_session: Session,
+        handler: BrokerProtocolHandler,
+        server: Server,
+        listener_name: str,
+    ) -> None:
+        """Run one connection, first closing any live connection with the same client id."""
+        assert isinstance(handler, _ConformantHandler), "handler comes from _initialize_client_session"
+        client_id = client_session.client_id or ""
+        # [MQTT-3.1.4-2] disconnect the existing client, and let it finish, before the new one connects
+        await self._close_connection(client_id, client_session)
+        self._connections[client_id] = handler
+        try:
+            await super()._handle_client_session(reader, writer, client_session, handler, server, listener_name)
+        finally:
+            if self._connections.get(client_id) is handler:
+                del self._connections[client_id]
+            handler.finished.set()
+
+    async def _close_connection(self, client_id: str, new_session: Session) -> None:
+        """Close the live connection of ``client_id`` (if any) as a network failure, and wait for it."""
+        old = self._connections.get(client_id)
+        if old is None:
+            return
+        # Resuming a persistent session, amqtt already gave the shared Session the *new* CONNECT's
+        # will: closing the old connection must not publish it (Mosquitto publishes no will here).
+        will_flag = new_session.will_flag
+        if old.session is new_session:
+            new_session.will_flag = False
+        try:
+            await old.handle_connection_closed()
+            await asyncio.wait_for(old.finished.wait(), TAKE_OVER_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.logger.warning(f"Taken-over connection of {client_id} did not close in {TAKE_OVER_TIMEOUT}s")
+        finally:
+            new_session.will_flag = will_flag
+
+
+    # --- shutdown ------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Drop every client connection, then shut down as amqtt does.
+
+        Not a spec fix: on Python 3.11 a connection's reader can swallow the
+        cancellation amqtt's shutdown sends it (asyncio.wait_for racing a packet),
+        and shutdown then waits for it forever. A reader whose socket is gone ends
+        by itself.
+        """
+        for handler in list(self._connections.values()):
+            _abort(handler.writer)
+        await super().shutdown()
+
+
+def _abort(writer: WriterAdapter | None) -> None:
+    """Close a client's connection at once, whatever its transport (TCP or websockets)."""
+    stream = getattr(writer, "_writer", None)  # StreamWriterAdapter
+    transport = getattr(stream, "transport", None)
+    if transport is not None:
+        transport.abort()
+        return
+    websocket = getattr(writer, "_protocol", None)  # WebSocketsWriter
+    if websocket is not None and getattr(websocket, "transport", None) is not None:
+        websocket.transport.abort()
+
+
+def _qos_or(qos: int | None, default: int) -> int:
+    """``qos`` unless it is unknown (``None``); unlike amqtt's ``qos or default``, keeps QoS 0."""
+    return default if qos is None else qos
+
+
+async def _run_all(coroutines: list[Any]) -> None:
+    """Run publish coroutines concurrently (in order of creation) and wait for all of them."""
+    if coroutines:
+        await asyncio.wait([asyncio.ensure_future(c) for c in coroutines])
