@@ -196,7 +196,7 @@ class AmqttBroker(BrokerHandle):
             from mqtt_helpers.certs import make_certificates
 
             certs = make_certificates()
-        loop = asyncio.new_event_loop()
+        loop = _new_loop()
         loop.set_exception_handler(_ignore_loop_errors)
         thread = threading.Thread(target=loop.run_forever, name=BROKER_THREAD, daemon=True)
         thread.start()
@@ -316,3 +316,12 @@ class _NotFromBrokerThread(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.threadName != BROKER_THREAD
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (Linux, macOS): amqtt spends much of each message in the event loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
