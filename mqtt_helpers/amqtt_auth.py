@@ -13,7 +13,7 @@ from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
 
 
-class PasswordAuthPlugin(BaseAuthPlugin):
+class PasswordAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no type information
     """Accept a client only when its username and password match a configured user."""
 
     @dataclass

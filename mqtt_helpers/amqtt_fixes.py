@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker, Server
-from amqtt.contexts import ListenerConfig
+from amqtt.plugins.authentication import AnonymousAuthPlugin
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler, Subscription
-from amqtt.session import ApplicationMessage, Session
+from amqtt.session import OUTGOING, ApplicationMessage, Session
 
 __all__ = ["AMQTT_VERSION", "ConformantBroker", "conformance_config"]
 
@@ -53,9 +53,34 @@ def _set(var: ContextVar[_T], value: _T) -> Iterator[None]:
         var.reset(token)
 
 
+ANONYMOUS_PLUGIN = "amqtt.plugins.authentication.AnonymousAuthPlugin"
+
+
 def conformance_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Return ``config`` unchanged: the fixes need no extra plugins or settings."""
-    return config
+    """Return ``config`` with amqtt's anonymous-access plugin replaced by one that keeps sessions (B5).
+
+    amqtt's plugin flags each session it admits as anonymous, and the broker then
+    never queues messages for it. Un-flagging the session after authentication
+    is not enough: a message routed while a reconnecting client is between the
+    two steps is dropped.
+    """
+    plugins = dict(config.get("plugins") or {})
+    if ANONYMOUS_PLUGIN in plugins:
+        settings = plugins.pop(ANONYMOUS_PLUGIN) or {}
+        # [MQTT-3.1.2-4] the broker keeps the session state of a clean_session=0 client, anonymous or not
+        plugins[SessionKeepingAnonymousPlugin.PATH] = settings
+    return {**config, "plugins": plugins}
+
+
+class SessionKeepingAnonymousPlugin(AnonymousAuthPlugin):  # type: ignore[misc]  # amqtt ships no type information
+    """amqtt's anonymous access, without flagging sessions as anonymous (which loses them)."""
+
+    PATH = f"{__name__}.SessionKeepingAnonymousPlugin"
+
+    async def authenticate(self, *, session: Session) -> bool:
+        admitted: bool = await super().authenticate(session=session)
+        session.is_anonymous = False  # set by the line above, with no await in between
+        return admitted
 
 
 class _Broadcast(dict[str, Any]):
@@ -79,6 +104,34 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
         super().__init__(*args, **kwargs)
         self.finished = asyncio.Event()
         self._timeout_task: asyncio.Task[None] | None = None
+
+    async def _handle_qos1_message_flow(self, app_message: Any) -> None:
+        """amqtt's QoS 1 flow; an outgoing message not yet acknowledged stays in the session."""
+        try:
+            await super()._handle_qos1_message_flow(app_message)
+        except BaseException:
+            self._keep_unacknowledged(app_message, acknowledged=app_message.puback_packet is not None)
+            raise
+
+    async def _handle_qos2_message_flow(self, app_message: Any) -> None:
+        """amqtt's QoS 2 flow; an outgoing message not yet completed stays in the session."""
+        try:
+            await super()._handle_qos2_message_flow(app_message)
+        except BaseException:
+            self._keep_unacknowledged(app_message, acknowledged=app_message.pubcomp_packet is not None)
+            raise
+
+    def _keep_unacknowledged(self, app_message: Any, *, acknowledged: bool) -> None:
+        """Put back an outgoing message whose flow broke off before its final acknowledgement.
+
+        amqtt drops it from the session whatever happened (its ``finally``), so a message
+        routed to a client that was just disconnecting was lost.
+        """
+        session = self.session
+        if acknowledged or session is None or session.clean_session or app_message.direction != OUTGOING:
+            return
+        # [MQTT-4.4.0-1] unacknowledged QoS 1/2 messages stay in a persistent session, re-sent on reconnect
+        session.inflight_out[app_message.packet_id] = app_message
 
     def handle_read_timeout(self) -> None:
         """Treat 1.5 x keep-alive of silence as a broken connection (so the will is sent)."""
@@ -164,14 +217,6 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
             # [MQTT-3.3.1-9] a queued message is not a retained message: send it with retain=0
             sends.append(handler.mqtt_publish(queued.topic, queued.data, queued.qos, retain=False))
         await _run_all(sends)
-
-    # --- B5: persistent sessions of anonymous clients -----------------------
-
-    async def _authenticate(self, session: Session, listener: ListenerConfig) -> bool:
-        """Authenticate, but never mark the session anonymous (amqtt then drops it)."""
-        authenticated: bool = await super()._authenticate(session, listener)
-        session.is_anonymous = False  # [MQTT-3.1.2-4] keep the state of a clean_session=0 session
-        return authenticated
 
     # --- B6, B7, B8: connection life cycle ------------------------------------
 

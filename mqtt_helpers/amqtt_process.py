@@ -11,7 +11,6 @@ dies, the pipe closes and the child shuts down, so no broker is orphaned.
 
 from __future__ import annotations
 
-import atexit
 import json
 import subprocess
 import sys
@@ -19,36 +18,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from mqtt_helpers.broker import START_TIMEOUT, AmqttBroker, BrokerHandle, BrokerOptions, BrokerStartError
+from mqtt_helpers.broker import START_TIMEOUT, AmqttBroker, BrokerOptions, BrokerStartError
+from mqtt_helpers.child import ChildBroker
 
-_RUNNING: set[AmqttProcess] = set()
-
-
-class AmqttProcess(BrokerHandle):
+class AmqttProcess(ChildBroker):
     """Handle on a child process running amqtt."""
 
-    _process: subprocess.Popen[str]
-    _stopped: bool
-
-    def stop(self) -> None:
-        """Close the child's stdin (it shuts amqtt down and exits); kill it if it lingers."""
-        if getattr(self, "_stopped", True):
-            return
-        self._stopped = True
-        _RUNNING.discard(self)
-        process = self._process
-        if process.stdin:
-            process.stdin.close()
-        try:
-            process.wait(timeout=START_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=START_TIMEOUT)
-        if process.stdout:
-            process.stdout.close()
-
-    def __hash__(self) -> int:
-        return id(self)
+    def _ask_to_exit(self) -> None:
+        """Closing its stdin makes the child stop amqtt (deleting its certificates) and exit."""
+        if self._process.stdin:
+            self._process.stdin.close()
 
 
 def start_amqtt_process(options: BrokerOptions) -> AmqttProcess:
@@ -79,8 +58,7 @@ def start_amqtt_process(options: BrokerOptions) -> AmqttProcess:
         ca_file=Path(report["ca_file"]) if report["ca_file"] else None,
         users=dict(options.users or {}),
     )
-    handle._process, handle._stopped = process, False
-    _RUNNING.add(handle)
+    handle.adopt(process)
     return handle
 
 
@@ -100,12 +78,6 @@ def serve(settings: dict[str, Any]) -> int:
     finally:
         broker.stop()
     return 0
-
-
-@atexit.register
-def _stop_all() -> None:
-    for handle in list(_RUNNING):
-        handle.stop()
 
 
 if __name__ == "__main__":

@@ -168,6 +168,7 @@ def amqtt_config(options: BrokerOptions, certs: Any | None = None) -> dict[str, 
         }
     if options.websockets:
         listeners["ws"] = {"type": "ws", "bind": f"{options.host}:0"}
+    auth: dict[str, Any]
     if options.anonymous:
         auth = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
     else:

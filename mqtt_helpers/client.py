@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from mqtt_helpers.broker import BrokerHandle
 from mqtt_helpers.waiting import DEFAULT_TIMEOUT, Inbox, WaitTimeout, wait_for
@@ -39,7 +40,7 @@ def set_nodelay(client: mqtt.Client) -> None:
 
 def new_client(client_id: str = "", *, clean_session: bool | None = None, **kwargs: Any) -> mqtt.Client:
     """A paho 2 client with the VERSION2 callback signatures the series teaches."""
-    return mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id, clean_session=clean_session, **kwargs)
+    return mqtt.Client(CallbackAPIVersion.VERSION2, client_id, clean_session=clean_session, **kwargs)
 
 
 def connect_client(
@@ -108,7 +109,7 @@ def subscribe(
     """
     acks: dict[int, list[Any]] = {}
     arrived = threading.Condition()
-    previous = client.on_subscribe
+    previous: Any = client.on_subscribe  # a VERSION2 callback: five arguments
 
     def on_subscribe(client: mqtt.Client, userdata: Any, mid: int, codes: list[Any], properties: Any) -> None:
         with arrived:
@@ -119,9 +120,10 @@ def subscribe(
 
     client.on_subscribe = on_subscribe
     try:
-        result, mid = client.subscribe(topic, qos)
-        if result != mqtt.MQTT_ERR_SUCCESS:
+        result, sent_mid = client.subscribe(topic, qos)
+        if result != mqtt.MQTT_ERR_SUCCESS or sent_mid is None:
             raise ConnectionError(f"cannot subscribe to {topic!r}: {mqtt.error_string(result)} (is the client connected?)")
+        mid: int = sent_mid
         with arrived:
             if not arrived.wait_for(lambda: mid in acks, timeout):
                 raise WaitTimeout(f"timed out after {timeout:g} s waiting for the SUBACK for {topic!r} from {client.host}:{client.port}")
@@ -145,7 +147,7 @@ def _watch_connack(client: mqtt.Client) -> dict[str, Any]:
 
     def on_connect(client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         set_nodelay(client)
-        client.connect_flags = flags
+        client.connect_flags = flags  # type: ignore[attr-defined]  # for lessons: session_present
         state["reason"] = reason
         state["event"].set()
 

@@ -7,7 +7,6 @@ and at interpreter exit, so no broker outlives the notebook or test run.
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 import getpass
 import os
@@ -18,9 +17,11 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
-from mqtt_helpers.broker import BrokerHandle, BrokerOptions, BrokerStartError, START_TIMEOUT
+from mqtt_helpers.broker import START_TIMEOUT, BrokerOptions, BrokerStartError
+from mqtt_helpers.child import ChildBroker
 from mqtt_helpers.certs import Certificates, make_certificates
 
 INSTALL_HINT = (
@@ -28,7 +29,6 @@ INSTALL_HINT = (
     "`brew install mosquitto` (macOS) or `conda install -c conda-forge mosquitto`, "
     "or use the embedded broker: MQTT_STUDY_BROKER=amqtt"
 )
-_RUNNING: set[MosquittoBroker] = set()
 
 
 def mosquitto_binary() -> str:
@@ -41,25 +41,13 @@ def mosquitto_binary() -> str:
     return found
 
 
-class MosquittoBroker(BrokerHandle):
+class MosquittoBroker(ChildBroker):
     """A mosquitto child process and the folder holding its config."""
 
-    _process: subprocess.Popen[bytes]
     _folder: Path
-    _certs: Certificates | None
-    _stopped: bool
 
-    def stop(self) -> None:
-        """Terminate mosquitto (kill it if it lingers) and delete its folder."""
-        if getattr(self, "_stopped", True):
-            return
-        self._stopped = True
-        _RUNNING.discard(self)
-        _end_process(self._process)
+    def _cleanup(self) -> None:
         shutil.rmtree(self._folder, ignore_errors=True)
-
-    def __hash__(self) -> int:
-        return id(self)
 
 
 def start_mosquitto(options: BrokerOptions) -> MosquittoBroker:
@@ -87,13 +75,11 @@ def _start_once(binary: str, options: BrokerOptions) -> MosquittoBroker:
         raise _PortTaken()
     folder = Path(tempfile.mkdtemp(prefix="mqtt-study-mosquitto-"))
     certs = make_certificates(folder) if options.tls else None
-    ports = {
-        "port": options.port or free_port(options.host),
-        "tls_port": free_port(options.host) if certs else None,
-        "ws_port": free_port(options.host) if options.websockets else None,
-    }
+    port = options.port or free_port(options.host)
+    tls_port = free_port(options.host) if certs else None
+    ws_port = free_port(options.host) if options.websockets else None
     config = folder / "mosquitto.conf"
-    config.write_text(_config_text(options, folder, certs, **ports))
+    config.write_text(_config_text(options, folder, certs, port=port, tls_port=tls_port, ws_port=ws_port))
     log = (folder / "mosquitto.log").open("wb")
     process = subprocess.Popen(
         [binary, "-c", str(config)],
@@ -106,14 +92,14 @@ def _start_once(binary: str, options: BrokerOptions) -> MosquittoBroker:
     broker = MosquittoBroker(
         kind="mosquitto",
         host=options.host,
-        port=ports["port"],
-        tls_port=ports["tls_port"],
-        ws_port=ports["ws_port"],
+        port=port,
+        tls_port=tls_port,
+        ws_port=ws_port,
         ca_file=certs.ca_file if certs else None,
         users=dict(options.users or {}),
     )
-    broker._process, broker._folder, broker._certs, broker._stopped = process, folder, certs, False
-    _RUNNING.add(broker)
+    broker._folder = folder
+    broker.adopt(process)
     try:
         _wait_until_listening(broker, folder / "mosquitto.log")
     except BaseException:
@@ -149,10 +135,10 @@ def _config_text(
     return "\n".join(lines) + "\n"
 
 
-def _password_file(folder: Path, users: dict[str, str] | object) -> Path:
+def _password_file(folder: Path, users: Mapping[str, str]) -> Path:
     """Write users in clear text, then let mosquitto_passwd hash them in place."""
     path = folder / "passwd"
-    path.write_text("".join(f"{name}:{password}\n" for name, password in dict(users).items()))  # type: ignore[call-overload]
+    path.write_text("".join(f"{name}:{password}\n" for name, password in users.items()))
     path.chmod(0o600)
     tool = shutil.which("mosquitto_passwd")
     if not tool:
@@ -207,25 +193,9 @@ def _accepts(host: str, port: int) -> bool:
         return False
 
 
-def _end_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 def _die_with_parent() -> None:
     """In the child: ask Linux to end mosquitto if the Python process dies first."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
-
-
-@atexit.register
-def _stop_all() -> None:
-    for broker in list(_RUNNING):
-        broker.stop()
