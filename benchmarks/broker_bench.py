@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import paho.mqtt
 import paho.mqtt.client as mqtt
 
 import mqtt_helpers
@@ -157,7 +158,7 @@ def main(argv: list[str]) -> int:
     for kind in args.kinds:
         print(f"measuring {kind} ...", file=sys.stderr, flush=True)
         results.append(measure(kind, args.samples, args.messages))
-    print(f"paho-mqtt {mqtt.__version__ if hasattr(mqtt, '__version__') else ''}; "
+    print(f"paho-mqtt {paho.mqtt.__version__}; Python {sys.version.split()[0]}; "
           f"{args.samples} round trips, {args.messages} messages per throughput run; 32-byte payloads")
     print(table(results))
     return 0
