@@ -264,7 +264,10 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
         if old.session is new_session:
             new_session.will_flag = False
         try:
-            await old.handle_connection_closed()
+            if not _client_closed(old):
+                await old.handle_connection_closed()
+            # else the old client already left (its DISCONNECT may still be unread): let that
+            # connection end by itself, so a clean disconnect stays clean and sends no will
             await asyncio.wait_for(old.finished.wait(), TAKE_OVER_TIMEOUT)
         except asyncio.TimeoutError:
             self.logger.warning(f"Taken-over connection of {client_id} did not close in {TAKE_OVER_TIMEOUT}s")
@@ -285,6 +288,12 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
         for handler in list(self._connections.values()):
             _abort(handler.writer)
         await super().shutdown()
+
+
+def _client_closed(handler: BrokerProtocolHandler) -> bool:
+    """Whether the client closed its side of this TCP connection (end of stream seen)."""
+    stream = getattr(handler.reader, "_reader", None)  # StreamReaderAdapter -> asyncio.StreamReader
+    return bool(getattr(stream, "_eof", False))
 
 
 def _abort(writer: WriterAdapter | None) -> None:

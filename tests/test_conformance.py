@@ -468,6 +468,25 @@ def test_unacknowledged_message_redelivered_after_reconnect(broker: BrokerHandle
     assert [m.text for m in resumed.expect()] == ["ack me"]
 
 
+def test_no_will_when_a_cleanly_disconnected_client_comes_straight_back(broker: BrokerHandle, clients: Any) -> None:
+    """[MQTT-3.1.2-10] DISCONNECT discards the will, even if the same client id reconnects at once.
+
+    amqtt (fixed for B6) treated the old connection as taken over before reading its
+    DISCONNECT, and published the will: about 1 in 20 rounds with the CPU busy.
+    """
+    monitor = clients(broker)
+    monitor.subscribe("rejoin-will/#", 1)
+    for round_ in range(60):
+        client_id = unique_id("rejoin-will")
+        topic = f"rejoin-will/{client_id}"
+        first = clients(broker, client_id, will=(topic, "Offline", 1, False))
+        first.disconnect()
+        again = clients(broker, client_id)
+        again.publish(topic, "marker", 1)
+        assert [m.text for m in monitor.expect(topic=topic)] == ["marker"], f"will sent in round {round_}"
+        again.close()
+
+
 # --- client identifiers ---------------------------------------------------------
 
 
