@@ -85,11 +85,11 @@ def connect_client(
     try:
         wait_for(connack["event"], timeout, what=f"the broker's CONNACK from {host}:{port}")
     except TimeoutError:
-        _discard(client)
+        close_client(client)
         raise
     reason = connack["reason"]
     if reason.is_failure:
-        _discard(client)
+        close_client(client)
         raise ConnectionRefused(f"the broker at {host}:{port} refused the connection: {reason}{_hint(reason)}", reason)
     return client
 
@@ -135,7 +135,7 @@ def subscribe(
     return acks[mid]
 
 
-def close_client(client: mqtt.Client, timeout: float = DEFAULT_TIMEOUT) -> None:
+def close_client(client: mqtt.Client) -> None:
     """Disconnect cleanly (no will is sent) and stop the network thread."""
     client.disconnect()
     client.loop_stop()
@@ -183,8 +183,3 @@ def _hint(reason: Any) -> str:
     if "user" in name or "password" in name or "authori" in name:
         return " (check the username and password given to username_pw_set)"
     return ""
-
-
-def _discard(client: mqtt.Client) -> None:
-    client.loop_stop()
-    client.disconnect()
