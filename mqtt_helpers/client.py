@@ -14,7 +14,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt_helpers.broker import BrokerHandle
+from mqtt_helpers.handle import BrokerHandle
 from mqtt_helpers.waiting import DEFAULT_TIMEOUT, Inbox, WaitTimeout, wait_for
 
 
@@ -36,11 +36,6 @@ def set_nodelay(client: mqtt.Client) -> None:
     sock = client.socket()
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def new_client(client_id: str = "", *, clean_session: bool | None = None, **kwargs: Any) -> mqtt.Client:
-    """A paho 2 client with the VERSION2 callback signatures the series teaches."""
-    return mqtt.Client(CallbackAPIVersion.VERSION2, client_id, clean_session=clean_session, **kwargs)
 
 
 def connect_client(
@@ -65,7 +60,7 @@ def connect_client(
     holds the CONNACK flags (``session_present``).
     """
     host, port = _address(broker, tls=tls, transport=transport)
-    client = new_client(client_id, clean_session=clean_session, transport=transport)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id, clean_session=clean_session, transport=transport)
     client.connect_timeout = timeout
     if username is not None:
         client.username_pw_set(username, password)
@@ -78,7 +73,7 @@ def connect_client(
     connack = _watch_connack(client)
     try:
         client.connect(host, port, keepalive)
-    except (ConnectionRefusedError, socket.timeout, TimeoutError, OSError) as exc:
+    except (ConnectionRefusedError, TimeoutError, OSError) as exc:
         raise _unreachable(host, port, timeout, exc) from exc
     set_nodelay(client)
     client.loop_start()
@@ -122,16 +117,22 @@ def subscribe(
     try:
         result, sent_mid = client.subscribe(topic, qos)
         if result != mqtt.MQTT_ERR_SUCCESS or sent_mid is None:
-            raise ConnectionError(f"cannot subscribe to {topic!r}: {mqtt.error_string(result)} (is the client connected?)")
+            raise ConnectionError(
+                f"cannot subscribe to {topic!r}: {mqtt.error_string(result)} (is the client connected?)"
+            )
         mid: int = sent_mid
         with arrived:
             if not arrived.wait_for(lambda: mid in acks, timeout):
-                raise WaitTimeout(f"timed out after {timeout:g} s waiting for the SUBACK for {topic!r} from {client.host}:{client.port}")
+                raise WaitTimeout(
+                    f"timed out after {timeout:g} s waiting for the SUBACK for {topic!r} from {client.host}:{client.port}"
+                )
     finally:
         client.on_subscribe = previous
     refused = [code for code in acks[mid] if code.is_failure]
     if refused:
-        raise PermissionError(f"the broker at {client.host}:{client.port} refused the subscription {topic!r}: {refused}")
+        raise PermissionError(
+            f"the broker at {client.host}:{client.port} refused the subscription {topic!r}: {refused}"
+        )
     return acks[mid]
 
 

@@ -1,9 +1,8 @@
-"""Unique client ids, made the ways the study notes list.
+"""Unique client ids: a fixed prefix plus a part that differs per device or per run.
 
 A broker lets only one connection use a client id at a time: a second client
-with the same id takes over and the first is disconnected. The notes suggest
-building ids from a fixed prefix plus something that differs per device or per
-run::
+with the same id takes over and the first is disconnected. Four common ways to
+make the varying part::
 
     >>> unique_client_id("Myclient", "serial", serial="0042")
     'Myclient-0042'
@@ -25,7 +24,6 @@ from typing import Literal
 
 Scheme = Literal["serial", "random", "time", "time+random"]
 SCHEMES: tuple[Scheme, ...] = ("serial", "random", "time", "time+random")
-PORTABLE_LENGTH = 23  # the longest id every MQTT 3.1.1 broker must accept
 
 _system_random = random.SystemRandom()
 
@@ -37,9 +35,8 @@ def unique_client_id(
     serial: str | None = None,
     rng: random.Random | None = None,
     clock: Callable[[], float] = time.time,
-    separator: str = "-",
 ) -> str:
-    """Return ``prefix`` + ``separator`` + a part chosen by ``scheme``.
+    """Return ``prefix``, a dash, and a part chosen by ``scheme``.
 
     - ``"serial"``: the device's serial number, ``serial`` (default: this
       machine's MAC address in hex, from :func:`uuid.getnode`);
@@ -62,7 +59,7 @@ def unique_client_id(
     elif scheme == "time":
         part = str(int(clock()))
     elif scheme == "time+random":
-        part = f"{int(clock())}{separator}{source.randrange(10_000):04d}"
+        part = f"{int(clock())}-{source.randrange(10_000):04d}"
     else:
         raise ValueError(f"unknown scheme {scheme!r}: use one of {', '.join(SCHEMES)}")
-    return f"{prefix}{separator}{part}"
+    return f"{prefix}-{part}"

@@ -16,7 +16,6 @@ import ipywidgets as widgets
 import paho.mqtt.client as mqtt
 
 from mqtt_helpers.client import subscribe
-from mqtt_helpers.waiting import Received
 
 PUBLISH_TIMEOUT = 2.0
 
@@ -41,7 +40,9 @@ class PublishPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
             info = self.client.publish(self.topic.value, self.payload.value, self.qos.value, self.retain.value)
             info.wait_for_publish(PUBLISH_TIMEOUT)
             done = "acknowledged" if self.qos.value else "sent"
-            self.status.value = f"{done}: {self.payload.value!r} on {self.topic.value} (mid {info.mid}, QoS {self.qos.value})"
+            self.status.value = (
+                f"{done}: {self.payload.value!r} on {self.topic.value} (mid {info.mid}, QoS {self.qos.value})"
+            )
         except (ValueError, TypeError, RuntimeError) as exc:
             self.status.value = f"not published: {exc}"
         return str(self.status.value)
@@ -57,7 +58,7 @@ class MessageMonitor(widgets.VBox):  # type: ignore[misc]
 
     def __init__(self, client: mqtt.Client, topic: str = "#", qos: int = 0, limit: int = 10) -> None:
         self.limit = limit
-        self.messages: list[Received] = []
+        self.messages: list[mqtt.MQTTMessage] = []
         self._lock = threading.Lock()
         self.table = widgets.HTML(value=self._render())
         super().__init__([widgets.HTML(value=f"<b>Messages on <code>{html.escape(topic)}</code></b>"), self.table])
@@ -67,12 +68,13 @@ class MessageMonitor(widgets.VBox):  # type: ignore[misc]
     def on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
         """paho VERSION2 ``on_message``: add a row."""
         with self._lock:
-            self.messages = [*self.messages, Received.from_paho(message)][-self.limit :]
+            self.messages = [*self.messages, message][-self.limit :]
             self.table.value = self._render()
 
     def _render(self) -> str:
         rows = "".join(
-            f"<tr><td>{html.escape(m.topic)}</td><td>{html.escape(m.text)}</td><td>{m.qos}</td><td>{int(m.retain)}</td></tr>"
+            f"<tr><td>{html.escape(m.topic)}</td><td>{html.escape(m.payload.decode(errors='replace'))}</td>"
+            f"<td>{m.qos}</td><td>{int(m.retain)}</td></tr>"
             for m in self.messages
         )
         head = "<tr><th>topic</th><th>payload</th><th>QoS</th><th>retain</th></tr>"

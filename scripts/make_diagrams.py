@@ -19,7 +19,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 import mqtt_helpers  # noqa: E402
-from mqtt_helpers.tracing import PUBLISH_FLOW, PacketEvent, PacketTracer, draw_sequence  # noqa: E402
+from mqtt_helpers.drawing import draw_sequence  # noqa: E402
+from mqtt_helpers.tracing import PUBLISH_FLOW, PacketEvent, PacketTracer  # noqa: E402
 
 TOPIC = "house/bulb1"
 TITLES = {

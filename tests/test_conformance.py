@@ -21,11 +21,14 @@ from importlib.metadata import version
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt_helpers import BrokerHandle, Inbox, Received, set_nodelay, start_broker, wait_for
-from mqtt_helpers.amqtt_fixes import AMQTT_VERSION
+from mqtt_helpers import BrokerHandle, start_broker, wait_for
+from mqtt_helpers._brokers.amqtt_fixes import AMQTT_VERSION
+from mqtt_helpers.client import set_nodelay
+from tests.helpers import Received
+from tests.helpers import TextInbox as Inbox
 
 TIMEOUT = 5.0
 # Mosquitto 2.0 scans for expired keep-alives only every 5 s, so a client silent

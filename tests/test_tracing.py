@@ -6,24 +6,21 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
-import matplotlib
+import paho.mqtt.client as mqtt
+import pytest
 
-matplotlib.use("Agg")
-
-import paho.mqtt.client as mqtt  # noqa: E402
-import pytest  # noqa: E402
-
-from mqtt_helpers import BrokerHandle, Inbox, new_client, set_nodelay, subscribe  # noqa: E402
-from mqtt_helpers.tracing import (  # noqa: E402
+from mqtt_helpers import BrokerHandle, Inbox, WaitTimeout, subscribe
+from mqtt_helpers.client import set_nodelay
+from mqtt_helpers.drawing import draw_sequence
+from mqtt_helpers.tracing import (
     PUBLISH_FLOW,
     PacketEvent,
     PacketTracer,
     canonical_order,
-    draw_sequence,
     parse_log_line,
     render_text,
 )
-from mqtt_helpers.waiting import WaitTimeout  # noqa: E402
+from tests.helpers import new_client
 
 TOPIC = "house/bulb1"
 
@@ -32,14 +29,21 @@ TOPIC = "house/bulb1"
 
 def test_parse_sent_publish() -> None:
     event = parse_log_line("publisher", "Sending PUBLISH (d0, q1, r1, m7), 'b'house/bulb1'', ... (3 bytes)")
-    assert event == PacketEvent("publisher", "sent", "PUBLISH", qos=1, mid=7, dup=False, retain=True, topic=TOPIC, size=3)
+    assert event == PacketEvent("publisher", "sent", "PUBLISH", qos=1, mid=7, dup=False, retain=True, topic=TOPIC)
     assert str(event) == "publisher -> broker : PUBLISH (qos=1, retain=1)"
 
 
 def test_parse_received_publish_with_dup() -> None:
     event = parse_log_line("subscriber", "Received PUBLISH (d1, q2, r0, m3), 'house/bulb1', ...  (2 bytes)")
     assert event is not None
-    assert (event.direction, event.qos, event.mid, event.dup, event.retain, event.topic) == ("received", 2, 3, True, False, TOPIC)
+    assert (event.direction, event.qos, event.mid, event.dup, event.retain, event.topic) == (
+        "received",
+        2,
+        3,
+        True,
+        False,
+        TOPIC,
+    )
     assert event.line(mids=True) == "broker -> subscriber : PUBLISH (qos=2, dup=1, mid=3)"
 
 

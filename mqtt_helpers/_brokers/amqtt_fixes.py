@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker, Server
-from amqtt.plugins.authentication import AnonymousAuthPlugin
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler, Subscription
+from amqtt.plugins.authentication import AnonymousAuthPlugin
 from amqtt.session import OUTGOING, ApplicationMessage, Session
 
 __all__ = ["AMQTT_VERSION", "ConformantBroker", "conformance_config"]
