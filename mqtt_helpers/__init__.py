@@ -1,15 +1,7 @@
 """Helpers for the MQTT client study notebooks: a local broker, waiting without sleep(), ready clients, packet traces.
 
-Each lesson does a job by hand with plain paho first; these helpers then save
-the repetition::
-
-    import mqtt_helpers
-    broker = mqtt_helpers.start_broker()
-    client = mqtt_helpers.connect_client(broker)
-
-Learner-facing modules: ``broker`` (start_broker) and ``handle`` (what it returns),
-``client``, ``waiting`` (Inbox, wait_for), ``ids``, ``tracing``, ``drawing`` and
-``widgets``. How the brokers run lives in ``_brokers``, which you need not read.
+A lesson first does a job by hand with plain paho; these helpers then save the repetition. How the brokers run
+(``_brokers``) and how paho's log lines are parsed (``_paho_log``) you need not read.
 """
 
 from mqtt_helpers.broker import start_broker

@@ -1,16 +1,10 @@
 """Start a local MQTT broker for a lesson, a test or a benchmark with one call: ``start_broker()``.
 
-The broker is chosen by the ``kind`` argument or, when that is not given, by the
-``MQTT_STUDY_BROKER`` environment variable:
-
-- ``amqtt`` (default): the pure-Python broker, corrected to follow MQTT 3.1.1,
-  on a thread of this process. It starts in milliseconds and needs nothing but pip.
-- ``mosquitto``: the reference broker, run as a child process.
-- ``mqtt://HOST:PORT``: a broker somebody else runs (a classroom broker); the
-  handle only points at it.
-
-Every broker the helpers start listens on 127.0.0.1 only, on a free port. How
-they run is in the private package ``mqtt_helpers._brokers``: no need to read it.
+The ``kind`` argument, else the ``MQTT_STUDY_BROKER`` environment variable, picks the broker:
+``amqtt`` (default; pure Python, corrected to follow MQTT 3.1.1, on a thread of this process, starts in
+milliseconds), ``mosquitto`` (the reference broker, as a child process) or ``mqtt://HOST:PORT`` (a broker
+somebody else runs, such as a classroom broker: the handle only points at it). Brokers started here listen on
+127.0.0.1 only, on a free port; how they run is in ``mqtt_helpers._brokers``, which you need not read.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """Draw a packet trace as a sequence diagram: one lifeline per client and the broker, one arrow per packet.
 
-The events come from :class:`mqtt_helpers.tracing.PacketTracer`; the figure is
-a matplotlib ``Figure`` that a notebook shows as a PNG and ``save()`` writes
-byte-for-byte reproducibly (``img/`` is made this way by scripts/make_diagrams.py).
+The events come from :class:`mqtt_helpers.tracing.PacketTracer`. scripts/make_diagrams.py draws ``img/`` this way.
 """
 
 from __future__ import annotations
@@ -18,10 +16,7 @@ from mqtt_helpers.tracing import BROKER, PacketEvent
 
 @dataclass
 class SequenceDiagram:
-    """A drawn sequence diagram: the matplotlib figure, its arrows and their labels.
-
-    In a notebook it shows itself as a PNG; its text form is a stable summary.
-    """
+    """A drawn sequence diagram: the matplotlib figure, its arrows and their labels. A notebook shows it as a PNG."""
 
     figure: Any
     title: str
@@ -30,16 +25,11 @@ class SequenceDiagram:
     labels: list[str]
 
     def save(self, path: str | Path) -> Path:
-        """Write the diagram as PNG or SVG (by the file's suffix), byte-for-byte reproducibly."""
+        """Write the diagram as a PNG file, byte-for-byte the same every time (no timestamp or version inside)."""
         target = Path(path)
-        kind = target.suffix.lower().lstrip(".")
-        if kind not in ("png", "svg"):
-            raise ValueError(f"save as .png or .svg, not {target.name!r}")
-        metadata = {"Software": None} if kind == "png" else {"Date": None, "Creator": None}
-        import matplotlib  # see draw_sequence
-
-        with matplotlib.rc_context({"svg.hashsalt": "mqtt-client-study"}):
-            self.figure.savefig(target, format=kind, metadata=metadata, dpi=100)
+        if target.suffix.lower() != ".png":
+            raise ValueError(f"save as .png, not {target.name!r}")
+        target.write_bytes(self._repr_png_())
         return target
 
     def _repr_png_(self) -> bytes:
@@ -65,7 +55,8 @@ def draw_sequence(events: Sequence[PacketEvent], title: str = "") -> SequenceDia
     """
     from matplotlib.figure import Figure  # matplotlib loads in ~0.3 s: only when a diagram is drawn
 
-    lanes = _default_lanes(events)
+    names = list(dict.fromkeys(e.client for e in events))
+    lanes = [*names[:1], BROKER, *names[1:]]
     x = {name: i * LANE_SPACING for i, name in enumerate(lanes)}
     height = ROW_HEIGHT * (len(events) + 1)
     figure = Figure(figsize=(1.0 + 2.6 * len(lanes), 1.2 + 0.5 * (len(events) + 1)))
@@ -86,11 +77,6 @@ def draw_sequence(events: Sequence[PacketEvent], title: str = "") -> SequenceDia
         axes.set_title(title, fontsize=12, fontweight="bold")
     figure.tight_layout()
     return SequenceDiagram(figure, title, lanes, arrows, labels)
-
-
-def _default_lanes(events: Sequence[PacketEvent]) -> list[str]:
-    names = list(dict.fromkeys(e.client for e in events))
-    return names[:1] + [BROKER] + names[1:]
 
 
 def _draw_lifelines(axes: Any, lanes: list[str], x: dict[str, float], height: float) -> None:

@@ -1,7 +1,6 @@
 """What ``start_broker()`` gives back: a handle saying where the broker listens, and how to stop it.
 
-Shared by the front door (:mod:`mqtt_helpers.broker`) and the machinery behind it
-(:mod:`mqtt_helpers._brokers`), so it imports nothing from the package.
+Shared by ``start_broker`` and the machinery behind it (``mqtt_helpers._brokers``): it imports nothing from the package.
 """
 
 from __future__ import annotations
@@ -31,12 +30,10 @@ class BrokerOptions:
 
 @dataclass
 class BrokerHandle:
-    """A running broker: where to connect, and how to stop it.
+    """A running broker: where to connect, and how to stop it (also on leaving a ``with`` block).
 
-    ``port`` is the plain MQTT listener; ``tls_port`` and ``ws_port`` are set
-    when those listeners were asked for. ``ca_file`` is the CA certificate a
-    client passes to ``tls_set(ca_certs=...)``. ``stop()`` is idempotent, and
-    the handle is a context manager that stops the broker on exit.
+    ``port`` is the plain MQTT listener; ``tls_port`` and ``ws_port`` are set when those listeners were asked
+    for. ``ca_file`` is the CA certificate a client passes to ``tls_set(ca_certs=...)``.
     """
 
     kind: str

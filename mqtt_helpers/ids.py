@@ -1,8 +1,7 @@
 """Unique client ids: a fixed prefix plus a part that differs per device or per run.
 
-A broker lets only one connection use a client id at a time: a second client
-with the same id takes over and the first is disconnected. Four common ways to
-make the varying part::
+A broker lets only one connection use a client id at a time: a second client with the same id takes over and the
+first is disconnected. Four common ways to make the varying part::
 
     >>> unique_client_id("Myclient", "serial", serial="0042")
     'Myclient-0042'
@@ -10,8 +9,8 @@ make the varying part::
     >>> unique_client_id("Myclient", "random", rng=random.Random(7))
     'Myclient-339563'
 
-MQTT 3.1.1 only promises that brokers accept ids of 1 to 23 letters and digits;
-most (mosquitto, amqtt) accept longer ids and the ``-`` used here.
+MQTT 3.1.1 (§3.1.3.1) only promises that brokers accept ids of 1 to 23 letters and digits; most (mosquitto, amqtt)
+accept longer ids and the ``-`` used here.
 """
 
 from __future__ import annotations
@@ -38,14 +37,12 @@ def unique_client_id(
 ) -> str:
     """Return ``prefix``, a dash, and a part chosen by ``scheme``.
 
-    - ``"serial"``: the device's serial number, ``serial`` (default: this
-      machine's MAC address in hex, from :func:`uuid.getnode`);
+    - ``"serial"``: the device's serial number, ``serial`` (default: this machine's MAC address in hex);
     - ``"random"``: a random 6-digit number, as in ``Myclient-902314``;
     - ``"time"``: the current Unix time in whole seconds;
     - ``"time+random"``: the time, then a random 4-digit number.
 
-    ``rng`` and ``clock`` replace the randomness and the clock, for ids that
-    are the same every run (tests, lessons).
+    ``rng`` and ``clock`` replace the randomness and the clock, for ids that are the same every run (tests, lessons).
     """
     if not prefix:
         raise ValueError("unique_client_id needs a non-empty prefix, such as 'Myclient'")

@@ -1,38 +1,28 @@
 """Trace the MQTT packets real paho clients exchange, in an order that is the same on every run.
 
-paho describes every packet it sends or receives in a log line
-(``"Sending PUBLISH (d0, q1, r0, m1), 'b'house/bulb1'', ... (3 bytes)"``,
-``"Received PUBACK (Mid: 1)"``).  A :class:`PacketTracer` attaches to several
-named clients, turns those lines into :class:`PacketEvent` records, and lets a
-cell wait for a packet instead of sleeping::
+paho describes each packet it sends or receives in a log line (``Sending PUBLISH
+(d0, q1, r0, m1), 'b'house/bulb1'', ... (3 bytes)``, ``Received PUBACK (Mid: 1)``).
+A :class:`PacketTracer` attaches to named clients and turns those lines into
+:class:`PacketEvent` records; a cell waits for a packet instead of sleeping::
 
     tracer = PacketTracer()
     tracer.attach(publisher, "publisher")
     tracer.attach(subscriber, "subscriber")
     publisher.publish("house/bulb1", "ON", qos=1)
     tracer.wait_for("PUBACK", "subscriber", direction="sent")
-    print(tracer.render())
-    draw_sequence(tracer.canonical(), "QoS 1").save("qos1.png")   # see mqtt_helpers.drawing
-
-Each client's own events are in their real order.  Across clients the true
-order is only partly known (the broker forwards a message while it answers the
-publisher), so :func:`canonical_order` fixes one: flow by flow, and within a
-flow client by client.  The same flow therefore always renders the same way,
-on any broker.
+    print(render_text(tracer.canonical()))  # or draw it: mqtt_helpers.draw_sequence(tracer.canonical())
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 
+from mqtt_helpers._paho_log import Direction, parse_packet_line
 from mqtt_helpers.waiting import DEFAULT_TIMEOUT, WaitTimeout
-
-Direction = Literal["sent", "received"]
 
 BROKER = "broker"
 """The lifeline every client's packets go to or come from."""
@@ -40,31 +30,13 @@ BROKER = "broker"
 PUBLISH_FLOW = ("PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP")
 """The packets of a message's QoS handshake (a filter for render/draw)."""
 
-PACKET_TYPES = frozenset(
-    {
-        "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
-        "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH",
-    }
-)  # fmt: skip
-
-_LINE = re.compile(r"^(?P<verb>Sending|Received) (?P<packet>[A-Z]+)\b(?P<rest>.*)$", re.DOTALL)
-_PUBLISH = re.compile(
-    r"^ \(d(?P<dup>\d), q(?P<qos>\d), r(?P<retain>\d), m(?P<mid>\d+)\), '(?P<topic>.*?)'"
-    r"(?:, properties=.*?)?(?:, \.\.\.\s+\(\d+ bytes\)| \(NULL payload\))$",
-    re.DOTALL,
-)
-_MID = re.compile(r"\(Mid: (?P<mid>\d+)\)")
-_SUBSCRIBE = re.compile(r"^ \(d(?P<dup>\d), m(?P<mid>\d+)\)")
-_CONNACK = re.compile(r"^ \((?P<session_present>\d+), (?P<rc>[^)]*)\)")
-
 
 @dataclass(frozen=True)
 class PacketEvent:
-    """One packet one client sent to, or received from, the broker.
+    """One packet one client sent to, or received from, the broker (``raw``: paho's log line).
 
-    ``seq`` is the order in which the tracer recorded it (real within one
-    client; across clients see :func:`canonical_order`).  ``qos``, ``dup``,
-    ``retain``, ``mid`` and ``topic`` are set when paho's log line has them.
+    ``seq`` is the order the tracer recorded it in: real within one client, not across clients (see
+    :func:`canonical_order`). ``qos``, ``mid``, ``dup``, ``retain`` and ``topic`` are set when the line has them.
     """
 
     client: str
@@ -77,22 +49,19 @@ class PacketEvent:
     topic: str | None = None
     session_present: bool | None = None
     seq: int = 0
+    raw: str = field(default="", compare=False)
 
     @property
     def source(self) -> str:
-        """Who sent the packet: the client or the broker."""
         return self.client if self.direction == "sent" else BROKER
 
     @property
     def target(self) -> str:
-        """Who received the packet: the broker or the client."""
         return BROKER if self.direction == "sent" else self.client
 
     def label(self, *, mids: bool = False) -> str:
-        """The packet name with its flags, e.g. ``PUBLISH (qos=1, retain=1)``."""
-        parts = []
-        if self.qos is not None:
-            parts.append(f"qos={self.qos}")
+        """The packet name with its flags, e.g. ``PUBLISH (qos=1, retain=1)``; ``mids`` adds QoS 1/2 message ids."""
+        parts = [f"qos={self.qos}"] if self.qos is not None else []
         if self.retain:
             parts.append("retain=1")
         if self.dup:
@@ -111,59 +80,17 @@ class PacketEvent:
         return self.line()
 
 
-# --- parsing ------------------------------------------------------------------
-
-
 def parse_log_line(client: str, line: str, seq: int = 0) -> PacketEvent | None:
     """Turn one paho log line into a :class:`PacketEvent`; ``None`` if it is not a packet."""
-    match = _LINE.match(line)
-    if match is None or match["packet"] not in PACKET_TYPES:
+    parsed = parse_packet_line(line)
+    if parsed is None:
         return None
-    direction: Direction = "sent" if match["verb"] == "Sending" else "received"
-    packet, rest = match["packet"], match["rest"]
-    fields = _fields(packet, rest)
-    return PacketEvent(client, direction, packet, seq=seq, **fields)
-
-
-def _fields(packet: str, rest: str) -> dict[str, Any]:
-    """The flags paho's log line gives for ``packet``."""
-    if packet == "PUBLISH":
-        return _publish_fields(rest)
-    if packet in ("SUBSCRIBE", "UNSUBSCRIBE"):
-        found = _SUBSCRIBE.match(rest)
-        return {"mid": int(found["mid"])} if found else {}
-    if packet == "CONNACK":
-        found = _CONNACK.match(rest)
-        return {"session_present": found["session_present"] != "0"} if found else {}
-    found = _MID.search(rest)
-    return {"mid": int(found["mid"])} if found else {}
-
-
-def _publish_fields(rest: str) -> dict[str, Any]:
-    found = _PUBLISH.match(rest)
-    if found is None:
-        return {}
-    topic = found["topic"]
-    if topic.startswith("b'") and topic.endswith("'"):  # paho formats the topic it sends as bytes
-        topic = topic[2:-1]
-    return {
-        "qos": int(found["qos"]),
-        "mid": int(found["mid"]),
-        "dup": found["dup"] == "1",
-        "retain": found["retain"] == "1",
-        "topic": topic,
-    }
-
-
-# --- recording ----------------------------------------------------------------
+    direction, packet, fields = parsed
+    return PacketEvent(client, direction, packet, seq=seq, raw=line, **fields)
 
 
 class PacketTracer:
-    """Records the packets of several named paho clients, thread-safely.
-
-    ``attach(client, name)`` installs an ``on_log`` callback (any previous one
-    still runs); callbacks only record, cells wait with :meth:`wait_for`.
-    """
+    """Records the packets of several named paho clients; callbacks only record, cells wait with :meth:`wait_for`."""
 
     def __init__(self) -> None:
         self._events: list[PacketEvent] = []
@@ -197,12 +124,6 @@ class PacketTracer:
             return event
 
     @property
-    def clients(self) -> list[str]:
-        """The attached names, in the order they were attached."""
-        with self._changed:
-            return list(self._names)
-
-    @property
     def events(self) -> list[PacketEvent]:
         """Every event so far, in the order recorded."""
         with self._changed:
@@ -227,7 +148,8 @@ class PacketTracer:
         """
 
         def first() -> PacketEvent | None:
-            return next((e for e in self._events if _matches(e, packet, client, direction)), None)
+            wanted = (e for e in self._events if e.packet == packet and client in (None, e.client))
+            return next((e for e in wanted if direction in (None, e.direction)), None)
 
         with self._changed:
             event = self._changed.wait_for(first, timeout)
@@ -242,22 +164,8 @@ class PacketTracer:
 
     def canonical(self, packets: Iterable[str] | None = None) -> list[PacketEvent]:
         """The events in canonical order (see :func:`canonical_order`), optionally only ``packets``."""
-        return canonical_order(self.events, self.clients, packets=packets)
-
-    def render(self, packets: Iterable[str] | None = None, *, mids: bool = False) -> str:
-        """The canonical events as text, one ``a -> b : PACKET`` line each."""
-        return render_text(self.canonical(packets), mids=mids)
-
-
-def _matches(event: PacketEvent, packet: str, client: str | None, direction: str | None) -> bool:
-    return (
-        event.packet == packet
-        and (client is None or event.client == client)
-        and (direction is None or event.direction == direction)
-    )
-
-
-# --- canonical order ------------------------------------------------------------
+        with self._changed:
+            return canonical_order(self._events, self._names, packets=packets)
 
 
 def canonical_order(
@@ -268,13 +176,12 @@ def canonical_order(
 ) -> list[PacketEvent]:
     """Order events from several clients the same way every time: flow by flow, then client by client.
 
-    A *flow* starts at a PUBLISH a client sends.  The copy the broker delivers
-    (the next not yet matched PUBLISH received on the same topic; retained
-    copies belong to no sent message) and the acknowledgements of either leg
-    (same mid) belong to it.  Any other packet is a flow of its own.  Events
-    are sorted by (start of their flow, client in attach order, own order),
-    so each handshake stays whole and a delivery follows the PUBLISH that
-    caused it.  ``packets`` keeps only those packet types (after ordering).
+    Across clients the true order is only partly known: the broker forwards a message while it answers the
+    publisher. A *flow* starts at a PUBLISH a client sends; its delivered copy (the first not yet matched
+    PUBLISH received on that topic; a retained copy belongs to no flow) and the acknowledgements of both legs
+    (same mid) join it. Any other packet is a flow of its own. Sorting by (flow start, client in attach
+    order, own order) keeps each handshake whole and puts a delivery after the PUBLISH that caused it.
+    ``packets`` keeps only those packet types.
     """
     rank = {name: i for i, name in enumerate(dict.fromkeys([*(clients or []), *(e.client for e in events)]))}
     sent: list[PacketEvent] = []  # sent PUBLISHes, in order, for matching deliveries
@@ -291,8 +198,9 @@ def canonical_order(
         elif event.packet in PUBLISH_FLOW[1:]:
             start = handshakes.get((event.client, _publish_direction(event), event.mid), start)
         if event.packet == "PUBLISH":
-            sent += [event] if event.direction == "sent" else []
             handshakes[(event.client, event.direction, event.mid)] = start
+            if event.direction == "sent":
+                sent.append(event)
         flow[id(event)] = start
     ordered = sorted(events, key=lambda e: (flow[id(e)], rank[e.client], e.seq))
     wanted = set(packets) if packets is not None else None

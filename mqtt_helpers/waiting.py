@@ -1,9 +1,8 @@
 """Waiting for MQTT events without sleeping, and collecting messages safely.
 
-paho runs callbacks on its network thread. A cell that sleeps "long enough"
-is slow when the guess is high and flaky when it is low; a cell that prints
-from a callback has its output land in whatever cell runs next. So callbacks
-only record, and the cell waits on a condition with a timeout and prints.
+paho runs callbacks on its network thread. A cell that sleeps "long enough" is slow when the guess is high and flaky
+when it is low; a cell that prints from a callback has its output land in whatever cell runs next. So callbacks only
+record, and the cell waits on a condition with a timeout and prints.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import Any
 from paho.mqtt.client import MQTTMessage, topic_matches_sub
 
 DEFAULT_TIMEOUT = 5.0
+Messages = list[MQTTMessage]
 
 
 class WaitTimeout(TimeoutError):
@@ -23,10 +23,7 @@ class WaitTimeout(TimeoutError):
 
 
 def wait_for(
-    condition: threading.Event | Callable[[], Any],
-    timeout: float = DEFAULT_TIMEOUT,
-    *,
-    what: str = "the condition",
+    condition: threading.Event | Callable[[], Any], timeout: float = DEFAULT_TIMEOUT, *, what: str = "the condition"
 ) -> Any:
     """Wait until ``condition`` holds, or raise WaitTimeout naming ``what``.
 
@@ -70,25 +67,20 @@ class Inbox:
     """
 
     def __init__(self) -> None:
-        self._messages: list[MQTTMessage] = []
+        self._messages: Messages = []
         self._changed = threading.Condition()
         self._source = "the broker"
 
     def on_message(self, client: Any, userdata: Any, message: MQTTMessage) -> None:
         """paho VERSION2 ``on_message`` callback: record the message, wake waiters."""
         with self._changed:
-            self._source = _address(client)
+            self._source = f"{client.host}:{client.port}"  # for the timeout message
             self._messages.append(message)
             self._changed.notify_all()
 
     def wait(
-        self,
-        count: int = 1,
-        *,
-        topic: str = "#",
-        timeout: float = DEFAULT_TIMEOUT,
-        sort: bool = False,
-    ) -> list[MQTTMessage]:
+        self, count: int = 1, *, topic: str = "#", timeout: float = DEFAULT_TIMEOUT, sort: bool = False
+    ) -> Messages:
         """Take the first ``count`` messages matching the filter ``topic`` out of the inbox.
 
         Messages come in arrival order, which MQTT fixes per publisher and
@@ -106,7 +98,7 @@ class Inbox:
             self._remove(taken)
         return sorted(taken, key=lambda m: (m.topic, m.payload)) if sort else taken
 
-    def drain(self, topic: str = "#") -> list[MQTTMessage]:
+    def drain(self, topic: str = "#") -> Messages:
         """Take every message matching ``topic`` that has arrived so far, without waiting."""
         with self._changed:
             taken = self._matching(topic)
@@ -117,15 +109,10 @@ class Inbox:
         with self._changed:
             return len(self._messages)
 
-    def _matching(self, topic: str) -> list[MQTTMessage]:
+    def _matching(self, topic: str) -> Messages:
         return [m for m in self._messages if topic_matches_sub(topic, m.topic)]
 
-    def _remove(self, taken: list[MQTTMessage]) -> None:
+    def _remove(self, taken: Messages) -> None:
         # By identity: paho's MQTTMessage compares equal by mid alone (every QoS 0 message has mid 0).
         gone = {id(m) for m in taken}
         self._messages = [m for m in self._messages if id(m) not in gone]
-
-
-def _address(client: Any) -> str:
-    host, port = getattr(client, "host", ""), getattr(client, "port", "")
-    return f"{host}:{port}" if host else "the broker"

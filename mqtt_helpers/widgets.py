@@ -1,9 +1,8 @@
 """Small ipywidgets for playing with a live broker: a publish panel and a message monitor.
 
-For a classroom demo or free exploration after a lesson: a learner types a
-topic and payload, picks a QoS, presses Publish, and watches what a subscriber
-receives. Bad input (a wildcard in the topic, say) shows paho's own error in
-the panel instead of raising from a button callback, where it would be lost.
+For a classroom demo or free exploration after a lesson: a learner types a topic and payload, picks a QoS, presses
+Publish, and watches what a subscriber receives. Bad input (a wildcard in the topic, say) shows paho's own error in the
+panel instead of raising from a button callback, where it would be lost.
 """
 
 from __future__ import annotations
@@ -36,13 +35,12 @@ class PublishPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
 
     def publish(self) -> str:
         """Publish what the fields say; report the outcome (or paho's error) in the status line."""
+        topic, payload, qos = self.topic.value, self.payload.value, self.qos.value
         try:
-            info = self.client.publish(self.topic.value, self.payload.value, self.qos.value, self.retain.value)
+            info = self.client.publish(topic, payload, qos, self.retain.value)
             info.wait_for_publish(PUBLISH_TIMEOUT)
-            done = "acknowledged" if self.qos.value else "sent"
-            self.status.value = (
-                f"{done}: {self.payload.value!r} on {self.topic.value} (mid {info.mid}, QoS {self.qos.value})"
-            )
+            done = "acknowledged" if qos else "sent"
+            self.status.value = f"{done}: {payload!r} on {topic} (mid {info.mid}, QoS {qos})"
         except (ValueError, TypeError, RuntimeError) as exc:
             self.status.value = f"not published: {exc}"
         return str(self.status.value)
