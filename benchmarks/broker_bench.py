@@ -129,7 +129,11 @@ def table(results: list[Result]) -> str:
     def row(name: str, values: list[float], fmt: str, lower_is_better: bool) -> None:
         line = f"{name:<26}" + "".join(f"{v:>16{fmt}}" for v in values)
         ref = values[results.index(reference)]
-        ratios = [f"{r.kind}/{reference.kind}={v / ref:.2f}x" for r, v in zip(results, values) if r is not reference]
+        ratios = [
+            f"{r.kind}/{reference.kind}={v / ref:.2f}x"
+            for r, v in zip(results, values, strict=True)
+            if r is not reference
+        ]
         rows.append(line + "   " + ", ".join(ratios))
 
     row("start (ms, median of 5)", [r.start_ms for r in results], ".1f", True)
