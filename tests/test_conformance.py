@@ -257,7 +257,14 @@ def test_subscription_wildcards_match(
     broker: BrokerHandle, clients: Any, topic: str, suffix: str, matches: list[str]
 ) -> None:
     """'+' matches one level, '#' any number including none ('house/#' matches 'house')."""
-    published = ["house", "house/kitchen", "house/kitchen/temp", "house/hall/temp", "house/kitchen/temp/raw", "houses/x"]
+    published = [
+        "house",
+        "house/kitchen",
+        "house/kitchen/temp",
+        "house/hall/temp",
+        "house/kitchen/temp/raw",
+        "houses/x",
+    ]
     subscriber, publisher = clients(broker), clients(broker)
     subscriber.subscribe(f"{topic}/{suffix}", 1)
     for name in published:
@@ -270,7 +277,9 @@ def test_subscription_wildcards_match(
 # --- retained messages --------------------------------------------------------
 
 
-def test_retained_goes_to_new_subscription_once_with_retain_flag(broker: BrokerHandle, clients: Any, topic: str) -> None:
+def test_retained_goes_to_new_subscription_once_with_retain_flag(
+    broker: BrokerHandle, clients: Any, topic: str
+) -> None:
     """B3 [MQTT-3.3.1-6]: a late subscriber gets the retained message exactly once, retain=1."""
     early, publisher = clients(broker), clients(broker)
     early.subscribe(topic, 1)
