@@ -1,9 +1,7 @@
 """Trace the MQTT packets real paho clients exchange, in an order that is the same on every run.
 
-paho describes each packet it sends or receives in a log line (``Sending PUBLISH
-(d0, q1, r0, m1), 'b'house/bulb1'', ... (3 bytes)``, ``Received PUBACK (Mid: 1)``).
-A :class:`PacketTracer` attaches to named clients and turns those lines into
-:class:`PacketEvent` records; a cell waits for a packet instead of sleeping::
+paho describes each packet it sends or receives in a log line (``Received PUBACK (Mid: 1)``). A :class:`PacketTracer`
+attaches to named clients and turns those lines into :class:`PacketEvent` records; a cell waits for a packet::
 
     tracer = PacketTracer()
     tracer.attach(publisher, "publisher")
