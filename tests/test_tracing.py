@@ -10,6 +10,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from mqtt_helpers import BrokerHandle, Inbox, WaitTimeout, subscribe
+from mqtt_helpers._paho_log import Direction
 from mqtt_helpers.client import set_nodelay
 from mqtt_helpers.drawing import draw_sequence
 from mqtt_helpers.tracing import (
@@ -225,7 +226,11 @@ def side(tracer: PacketTracer, name: str) -> list[tuple[str, str, int | None]]:
     return [(e.direction, e.packet, e.qos) for e in tracer.events if e.client == name]
 
 
-LAST_PACKET = {0: ("PUBLISH", "received"), 1: ("PUBACK", "sent"), 2: ("PUBCOMP", "sent")}
+LAST_PACKET: dict[int, tuple[str, Direction]] = {
+    0: ("PUBLISH", "received"),
+    1: ("PUBACK", "sent"),
+    2: ("PUBCOMP", "sent"),
+}
 
 
 def publish_traced(tracer: PacketTracer, publisher: mqtt.Client, inbox: Inbox, qos: int) -> None:
@@ -234,7 +239,7 @@ def publish_traced(tracer: PacketTracer, publisher: mqtt.Client, inbox: Inbox, q
     info.wait_for_publish(5)
     inbox.wait(1)
     packet, direction = LAST_PACKET[qos]
-    tracer.wait_for(packet, "subscriber", direction=direction)  # type: ignore[arg-type]
+    tracer.wait_for(packet, "subscriber", direction=direction)
 
 
 def test_connect_and_subscribe_are_traced(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox]) -> None:
