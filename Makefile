@@ -6,11 +6,13 @@ STAMP  := $(VENV)/.installed
 SANITIZE := --nbval-sanitize-with tests/sanitize.cfg
 NOTEBOOKS := notebooks
 
-.PHONY: help setup lab test test-unit test-notebooks test-notebooks-mosquitto notebooks img bench clean
+.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto notebooks img bench clean
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on the notebooks"
-	@echo "make test     set up .venv and run every test, notebooks included"
+	@echo "make test     set up .venv, lint, and run every test, notebooks included"
+	@echo "make lint     ruff (lint and format check, notebooks' code cells too) and mypy --strict mqtt_helpers"
+	@echo "make test-fast  the unit tests without the slow soak-style ones (an inner loop of ~30 s)"
 	@echo "make notebooks  re-execute every notebook in place (regenerates stored outputs)"
 	@echo "make img      regenerate the diagrams in img/"
 	@echo "make bench    compare the embedded broker with mosquitto"
@@ -31,10 +33,19 @@ LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: setup
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(LAB_FLAGS) $(NOTEBOOKS)/00-getting-started.ipynb
 
-test: test-unit test-notebooks
+# Configuration in pyproject.toml ([tool.ruff], [tool.mypy]).
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict mqtt_helpers
+
+test: lint test-unit test-notebooks
 
 test-unit: setup
 	$(PY) -m pytest tests
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow" tests
 
 test-notebooks: setup
 	$(PY) -m pytest --nbval $(SANITIZE) $(NOTEBOOKS)

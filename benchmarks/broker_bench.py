@@ -1,12 +1,10 @@
 """Compare the embedded broker with Mosquitto: start time, round trip, throughput.
 
     python benchmarks/broker_bench.py                 # amqtt vs mosquitto, defaults
-    python benchmarks/broker_bench.py --kinds amqtt amqtt-process mosquitto --messages 10000
+    python benchmarks/broker_bench.py --kinds amqtt --messages 10000
 
 Every figure is measured here, with real paho clients over loopback; clients
-set TCP_NODELAY (as mqtt_helpers' clients do). ``amqtt-process`` runs the
-embedded broker in a child process instead of a thread of this one, which is
-how the decision where amqtt should run was made (see README, Performance).
+set TCP_NODELAY (as mqtt_helpers' clients do). See README, Performance.
 """
 
 from __future__ import annotations
@@ -35,18 +33,12 @@ class Result:
     msgs_per_s: dict[int, float] = field(default_factory=dict)
 
 
-def start(kind: str) -> BrokerHandle:
-    if kind == "amqtt-process":
-        return mqtt_helpers.start_broker("amqtt", process=True)
-    return mqtt_helpers.start_broker(kind)
-
-
 def start_time_ms(kind: str, repeats: int) -> float:
     """Median wall time of start_broker() until it accepts connections (broker stopped after each)."""
     times = []
     for _ in range(repeats):
         began = time.perf_counter()
-        broker = start(kind)
+        broker = mqtt_helpers.start_broker(kind)
         times.append((time.perf_counter() - began) * 1000)
         broker.stop()
     return statistics.median(times)
@@ -122,7 +114,7 @@ def throughput(broker: BrokerHandle, qos: int, messages: int) -> float:
 
 def measure(kind: str, samples: int, messages: int) -> Result:
     result = Result(kind, start_ms=start_time_ms(kind, 5))
-    with start(kind) as broker:
+    with mqtt_helpers.start_broker(kind) as broker:
         for qos in (0, 1, 2):
             result.rtt_ms[qos] = round_trip_ms(broker, qos, samples)
             result.msgs_per_s[qos] = throughput(broker, qos, messages)
@@ -137,7 +129,11 @@ def table(results: list[Result]) -> str:
     def row(name: str, values: list[float], fmt: str, lower_is_better: bool) -> None:
         line = f"{name:<26}" + "".join(f"{v:>16{fmt}}" for v in values)
         ref = values[results.index(reference)]
-        ratios = [f"{r.kind}/{reference.kind}={v / ref:.2f}x" for r, v in zip(results, values) if r is not reference]
+        ratios = [
+            f"{r.kind}/{reference.kind}={v / ref:.2f}x"
+            for r, v in zip(results, values, strict=True)
+            if r is not reference
+        ]
         rows.append(line + "   " + ", ".join(ratios))
 
     row("start (ms, median of 5)", [r.start_ms for r in results], ".1f", True)
@@ -158,8 +154,10 @@ def main(argv: list[str]) -> int:
     for kind in args.kinds:
         print(f"measuring {kind} ...", file=sys.stderr, flush=True)
         results.append(measure(kind, args.samples, args.messages))
-    print(f"paho-mqtt {paho.mqtt.__version__}; Python {sys.version.split()[0]}; "
-          f"{args.samples} round trips, {args.messages} messages per throughput run; 32-byte payloads")
+    print(
+        f"paho-mqtt {paho.mqtt.__version__}; Python {sys.version.split()[0]}; "
+        f"{args.samples} round trips, {args.messages} messages per throughput run; 32-byte payloads"
+    )
     print(table(results))
     return 0
 

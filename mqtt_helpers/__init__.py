@@ -1,42 +1,29 @@
-"""Helpers for the MQTT client study notebooks: a local broker, safe waiting, ready clients.
+"""Helpers for the MQTT client study notebooks: a local broker, waiting without sleep(), ready clients, packet traces.
 
-Everything a lesson needs is importable from here::
-
-    import mqtt_helpers
-    broker = mqtt_helpers.start_broker()
+A lesson first does a job by hand with plain paho; these helpers then save the repetition. How the brokers run
+(``_brokers``) and how paho's log lines are parsed (``_paho_log``) you need not read.
 """
 
-from mqtt_helpers.broker import BROKER_ENV, BrokerHandle, BrokerStartError, start_broker
-from mqtt_helpers.client import (
-    BrokerUnreachable,
-    ConnectionRefused,
-    close_client,
-    connect_client,
-    new_client,
-    set_nodelay,
-    subscribe,
-)
+from mqtt_helpers.broker import start_broker
+from mqtt_helpers.client import BrokerUnreachable, ConnectionRefused, close_client, connect_client, subscribe
+from mqtt_helpers.drawing import draw_sequence
+from mqtt_helpers.handle import BrokerHandle, BrokerStartError
 from mqtt_helpers.ids import unique_client_id
-from mqtt_helpers.tracing import PacketEvent, PacketTracer, SequenceDiagram, draw_sequence
-from mqtt_helpers.waiting import Inbox, Received, WaitTimeout, wait_for
+from mqtt_helpers.tracing import PacketTracer
+from mqtt_helpers.waiting import Inbox, WaitTimeout, show, wait_for
 
 __all__ = [
-    "BROKER_ENV",
     "BrokerHandle",
     "BrokerStartError",
     "BrokerUnreachable",
     "ConnectionRefused",
     "Inbox",
-    "PacketEvent",
     "PacketTracer",
-    "Received",
-    "SequenceDiagram",
     "WaitTimeout",
     "close_client",
     "connect_client",
     "draw_sequence",
-    "new_client",
-    "set_nodelay",
+    "show",
     "start_broker",
     "subscribe",
     "unique_client_id",

@@ -1,9 +1,8 @@
 """Waiting for MQTT events without sleeping, and collecting messages safely.
 
-paho runs callbacks on its network thread. A cell that sleeps "long enough"
-is slow when the guess is high and flaky when it is low; a cell that prints
-from a callback has its output land in whatever cell runs next. So callbacks
-only record, and the cell waits on a condition with a timeout and prints.
+paho runs callbacks on its network thread. A cell that sleeps "long enough" is slow when the guess is high and flaky
+when it is low; a cell that prints from a callback has its output land in whatever cell runs next. So callbacks only
+record, and the cell waits on a condition with a timeout and prints.
 """
 
 from __future__ import annotations
@@ -11,12 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from paho.mqtt.client import MQTTMessage, topic_matches_sub
 
 DEFAULT_TIMEOUT = 5.0
+Messages = list[MQTTMessage]
 
 
 class WaitTimeout(TimeoutError):
@@ -24,10 +23,7 @@ class WaitTimeout(TimeoutError):
 
 
 def wait_for(
-    condition: threading.Event | Callable[[], Any],
-    timeout: float = DEFAULT_TIMEOUT,
-    *,
-    what: str = "the condition",
+    condition: threading.Event | Callable[[], Any], timeout: float = DEFAULT_TIMEOUT, *, what: str = "the condition"
 ) -> Any:
     """Wait until ``condition`` holds, or raise WaitTimeout naming ``what``.
 
@@ -50,56 +46,41 @@ def wait_for(
         pause = min(pause * 2, 0.02)
 
 
-@dataclass(frozen=True)
-class Received:
-    """One received message, copied out of paho's MQTTMessage."""
+def show(message: MQTTMessage) -> str:
+    """One line for a received message: ``house/bulb1 b'ON' qos=1 retain=0``.
 
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-
-    @property
-    def text(self) -> str:
-        """The payload decoded as UTF-8 (MQTT payloads are bytes)."""
-        return self.payload.decode("utf-8", errors="replace")
-
-    def __str__(self) -> str:
-        return f"{self.topic} {self.text!r} qos={self.qos} retain={int(self.retain)}"
-
-    @classmethod
-    def from_paho(cls, message: MQTTMessage) -> Received:
-        return cls(message.topic, bytes(message.payload), int(message.qos), bool(message.retain))
+    A paho message prints as ``<paho.mqtt.client.MQTTMessage object at 0x...>``;
+    this names what matters. The payload stays bytes, as MQTT carries it.
+    """
+    return f"{message.topic} {bytes(message.payload)!r} qos={message.qos} retain={int(message.retain)}"
 
 
 class Inbox:
     """A thread-safe mailbox that paho's ``on_message`` fills and a cell waits on.
 
-    >>> inbox = Inbox()
-    >>> client.on_message = inbox.on_message        # doctest: +SKIP
-    >>> [m.text for m in inbox.wait(2, topic="house/#")]  # doctest: +SKIP
+    It hands back paho's own ``MQTTMessage`` objects, exactly what an
+    ``on_message`` callback of your own receives::
+
+        inbox = Inbox()
+        client.on_message = inbox.on_message
+        [m.payload.decode() for m in inbox.wait(2, topic="house/#")]
     """
 
     def __init__(self) -> None:
-        self._messages: list[Received] = []
+        self._messages: Messages = []
         self._changed = threading.Condition()
         self._source = "the broker"
 
     def on_message(self, client: Any, userdata: Any, message: MQTTMessage) -> None:
         """paho VERSION2 ``on_message`` callback: record the message, wake waiters."""
         with self._changed:
-            self._source = _address(client)
-            self._messages.append(Received.from_paho(message))
+            self._source = f"{client.host}:{client.port}"  # for the timeout message
+            self._messages.append(message)
             self._changed.notify_all()
 
     def wait(
-        self,
-        count: int = 1,
-        *,
-        topic: str = "#",
-        timeout: float = DEFAULT_TIMEOUT,
-        sort: bool = False,
-    ) -> list[Received]:
+        self, count: int = 1, *, topic: str = "#", timeout: float = DEFAULT_TIMEOUT, sort: bool = False
+    ) -> Messages:
         """Take the first ``count`` messages matching the filter ``topic`` out of the inbox.
 
         Messages come in arrival order, which MQTT fixes per publisher and
@@ -111,28 +92,27 @@ class Inbox:
                 got = self._matching(topic)
                 raise WaitTimeout(
                     f"timed out after {timeout:g} s waiting for {count} message(s) on {topic!r} "
-                    f"from {self._source}; got {len(got)}: {[str(m) for m in got]}"
+                    f"from {self._source}; got {len(got)}: {[show(m) for m in got]}"
                 )
             taken = self._matching(topic)[:count]
-            for message in taken:
-                self._messages.remove(message)
+            self._remove(taken)
         return sorted(taken, key=lambda m: (m.topic, m.payload)) if sort else taken
 
-    def drain(self, topic: str = "#") -> list[Received]:
+    def drain(self, topic: str = "#") -> Messages:
         """Take every message matching ``topic`` that has arrived so far, without waiting."""
         with self._changed:
             taken = self._matching(topic)
-            self._messages = [m for m in self._messages if m not in taken]
+            self._remove(taken)
         return taken
 
     def __len__(self) -> int:
         with self._changed:
             return len(self._messages)
 
-    def _matching(self, topic: str) -> list[Received]:
+    def _matching(self, topic: str) -> Messages:
         return [m for m in self._messages if topic_matches_sub(topic, m.topic)]
 
-
-def _address(client: Any) -> str:
-    host, port = getattr(client, "host", ""), getattr(client, "port", "")
-    return f"{host}:{port}" if host else "the broker"
+    def _remove(self, taken: Messages) -> None:
+        # By identity: paho's MQTTMessage compares equal by mid alone (every QoS 0 message has mid 0).
+        gone = {id(m) for m in taken}
+        self._messages = [m for m in self._messages if id(m) not in gone]

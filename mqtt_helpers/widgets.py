@@ -1,9 +1,8 @@
 """Small ipywidgets for playing with a live broker: a publish panel and a message monitor.
 
-For a classroom demo or free exploration after a lesson: a learner types a
-topic and payload, picks a QoS, presses Publish, and watches what a subscriber
-receives. Bad input (a wildcard in the topic, say) shows paho's own error in
-the panel instead of raising from a button callback, where it would be lost.
+For a classroom demo or free exploration after a lesson: a learner types a topic and payload, picks a QoS, presses
+Publish, and watches what a subscriber receives. Bad input (a wildcard in the topic, say) shows paho's own error in the
+panel instead of raising from a button callback, where it would be lost.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import ipywidgets as widgets
 import paho.mqtt.client as mqtt
 
 from mqtt_helpers.client import subscribe
-from mqtt_helpers.waiting import Received
 
 PUBLISH_TIMEOUT = 2.0
 
@@ -37,11 +35,12 @@ class PublishPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
 
     def publish(self) -> str:
         """Publish what the fields say; report the outcome (or paho's error) in the status line."""
+        topic, payload, qos = self.topic.value, self.payload.value, self.qos.value
         try:
-            info = self.client.publish(self.topic.value, self.payload.value, self.qos.value, self.retain.value)
+            info = self.client.publish(topic, payload, qos, self.retain.value)
             info.wait_for_publish(PUBLISH_TIMEOUT)
-            done = "acknowledged" if self.qos.value else "sent"
-            self.status.value = f"{done}: {self.payload.value!r} on {self.topic.value} (mid {info.mid}, QoS {self.qos.value})"
+            done = "acknowledged" if qos else "sent"
+            self.status.value = f"{done}: {payload!r} on {topic} (mid {info.mid}, QoS {qos})"
         except (ValueError, TypeError, RuntimeError) as exc:
             self.status.value = f"not published: {exc}"
         return str(self.status.value)
@@ -57,7 +56,7 @@ class MessageMonitor(widgets.VBox):  # type: ignore[misc]
 
     def __init__(self, client: mqtt.Client, topic: str = "#", qos: int = 0, limit: int = 10) -> None:
         self.limit = limit
-        self.messages: list[Received] = []
+        self.messages: list[mqtt.MQTTMessage] = []
         self._lock = threading.Lock()
         self.table = widgets.HTML(value=self._render())
         super().__init__([widgets.HTML(value=f"<b>Messages on <code>{html.escape(topic)}</code></b>"), self.table])
@@ -67,12 +66,13 @@ class MessageMonitor(widgets.VBox):  # type: ignore[misc]
     def on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
         """paho VERSION2 ``on_message``: add a row."""
         with self._lock:
-            self.messages = [*self.messages, Received.from_paho(message)][-self.limit :]
+            self.messages = [*self.messages, message][-self.limit :]
             self.table.value = self._render()
 
     def _render(self) -> str:
         rows = "".join(
-            f"<tr><td>{html.escape(m.topic)}</td><td>{html.escape(m.text)}</td><td>{m.qos}</td><td>{int(m.retain)}</td></tr>"
+            f"<tr><td>{html.escape(m.topic)}</td><td>{html.escape(m.payload.decode(errors='replace'))}</td>"
+            f"<td>{m.qos}</td><td>{int(m.retain)}</td></tr>"
             for m in self.messages
         )
         head = "<tr><th>topic</th><th>payload</th><th>QoS</th><th>retain</th></tr>"

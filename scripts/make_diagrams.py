@@ -14,12 +14,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import matplotlib
+import paho.mqtt.client as mqtt
 
-matplotlib.use("Agg")
-
-import mqtt_helpers  # noqa: E402
-from mqtt_helpers.tracing import PUBLISH_FLOW, PacketEvent, PacketTracer, draw_sequence  # noqa: E402
+import mqtt_helpers
+from mqtt_helpers._paho_log import Direction
+from mqtt_helpers.drawing import draw_sequence
+from mqtt_helpers.tracing import PUBLISH_FLOW, PacketEvent, PacketTracer
 
 TOPIC = "house/bulb1"
 TITLES = {
@@ -28,17 +28,21 @@ TITLES = {
     2: "QoS 2: exactly once",
 }
 # The subscriber's last packet of each flow: once it is logged, the trace is complete.
-LAST_PACKET = {0: ("PUBLISH", "received"), 1: ("PUBACK", "sent"), 2: ("PUBCOMP", "sent")}
+LAST_PACKET: dict[int, tuple[str, Direction]] = {
+    0: ("PUBLISH", "received"),
+    1: ("PUBACK", "sent"),
+    2: ("PUBCOMP", "sent"),
+}
 
 
-def trace_flow(tracer: PacketTracer, publisher: object, inbox: mqtt_helpers.Inbox, qos: int) -> list[PacketEvent]:
+def trace_flow(tracer: PacketTracer, publisher: mqtt.Client, inbox: mqtt_helpers.Inbox, qos: int) -> list[PacketEvent]:
     """Publish one message at ``qos`` and return its packets, in canonical order."""
     tracer.clear()
-    info = publisher.publish(TOPIC, "ON", qos)  # type: ignore[attr-defined]
+    info = publisher.publish(TOPIC, "ON", qos)
     info.wait_for_publish(5)
     inbox.wait(1)
     packet, direction = LAST_PACKET[qos]
-    tracer.wait_for(packet, "subscriber", direction=direction)  # type: ignore[arg-type]
+    tracer.wait_for(packet, "subscriber", direction=direction)
     return tracer.canonical(PUBLISH_FLOW)
 
 

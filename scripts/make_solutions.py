@@ -36,9 +36,8 @@ def solved(lesson: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode | 
         cell.source = cell.metadata.pop("solution")
         cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t != "exercise"] + ["solution"]
     for cell in notebook.cells:
-        cell.outputs = [] if cell.cell_type == "code" else cell.get("outputs", [])
         if cell.cell_type == "code":
-            cell.execution_count = None
+            cell.outputs, cell.execution_count = [], None
         if cell.cell_type == "markdown":
             cell.source = re.sub(r"\]\((?!https?:|#|solutions/)([^)]+)\)", r"](../\1)", cell.source)
             cell.source = cell.source.replace("](solutions/", "](")
@@ -51,8 +50,10 @@ def same_cells(notebook: nbformat.NotebookNode, target: Path) -> bool:
     if not target.exists():
         return False
     existing = nbformat.read(target, as_version=4)
+
     def shape(nb: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
         return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+
     return shape(existing) == shape(notebook)
 
 

@@ -6,26 +6,15 @@ a green CI run must mean both brokers were really tested.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from mqtt_helpers import BrokerHandle, start_broker
 from mqtt_helpers.broker import KINDS
-from mqtt_helpers.mosquitto import mosquitto_binary
+from tests.helpers import require
 
-
-def require(kind: str) -> None:
-    """Skip (locally) or fail (CI) when ``kind`` cannot run here."""
-    if kind != "mosquitto":
-        return
-    try:
-        mosquitto_binary()
-    except Exception as exc:  # noqa: BLE001 - the message says how to install it
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI must test on mosquitto, but: {exc}")
-        pytest.skip(str(exc))
+__all__ = ["require"]  # kept importable from here for older test modules
 
 
 @pytest.fixture(params=KINDS)

@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
+import time
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 
 import mqtt_helpers
-from mqtt_helpers import BrokerStartError, ConnectionRefused, Inbox, close_client, connect_client, start_broker, subscribe
-from mqtt_helpers import mosquitto as mosquitto_module
+from mqtt_helpers import BrokerStartError, ConnectionRefused, connect_client, start_broker, subscribe
+from mqtt_helpers._brokers import mosquitto as mosquitto_module
+from mqtt_helpers._brokers.amqtt import _close_loop, _run
 from mqtt_helpers.broker import resolve_kind
-from tests.conftest import require
-
-
-def accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def round_trip(broker: mqtt_helpers.BrokerHandle, **connect: object) -> str:
-    inbox = Inbox()
-    client = connect_client(broker, inbox=inbox, **connect)  # type: ignore[arg-type]
-    try:
-        subscribe(client, "check/#", qos=1)
-        client.publish("check/it", "ping", qos=1).wait_for_publish(5)
-        return inbox.wait(1, topic="check/#")[0].text
-    finally:
-        close_client(client)
+from tests.helpers import accepts, require, round_trip
 
 
 def test_listens_on_loopback_only(broker: mqtt_helpers.BrokerHandle) -> None:
@@ -105,7 +90,9 @@ def test_default_is_amqtt_and_unknown_names_are_refused(monkeypatch: pytest.Monk
         start_broker()
 
 
-def test_external_broker_handle_points_and_never_stops_it(broker: mqtt_helpers.BrokerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_external_broker_handle_points_and_never_stops_it(
+    broker: mqtt_helpers.BrokerHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MQTT_STUDY_BROKER", broker.url)
     external = start_broker()
     assert (external.kind, external.host, external.port) == ("external", broker.host, broker.port)
@@ -166,43 +153,61 @@ def test_amqtt_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
 def test_mosquitto_config_stays_loopback() -> None:
     require("mosquitto")
     with start_broker("mosquitto", users={"u": "p"}, websockets=True) as broker:
-        config = (broker._folder / "mosquitto.conf").read_text()  # type: ignore[attr-defined]
+        assert isinstance(broker, mosquitto_module.MosquittoBroker)
+        config = (broker._folder / "mosquitto.conf").read_text()
         assert f"listener {broker.port} 127.0.0.1" in config
         assert f"listener {broker.ws_port} 127.0.0.1" in config
         assert "allow_anonymous false" in config
 
 
+def flood(client: mqtt.Client, flooding: threading.Event) -> None:
+    while flooding.is_set():
+        client.publish("load/x", "y", qos=1)
+
+
+def stop_under_load(broker_kind: str) -> float:
+    """Start a broker, flood it from two publishers, and return how long stop() took."""
+    broker = start_broker(broker_kind)
+    received, flooding = threading.Event(), threading.Event()
+    subscriber = connect_client(broker)
+    subscriber.on_message = lambda c, u, m: received.set()
+    subscribe(subscriber, "load/#", qos=1)
+    publishers = [connect_client(broker) for _ in range(2)]
+    flooding.set()
+    threads = [threading.Thread(target=flood, args=(p, flooding)) for p in publishers]
+    for thread in threads:
+        thread.start()
+    mqtt_helpers.wait_for(received, 5, what="the first flooded message")
+    began = time.monotonic()
+    broker.stop()
+    took = time.monotonic() - began
+    flooding.clear()
+    for thread in threads:
+        thread.join()
+    for client in [subscriber, *publishers]:
+        client.loop_stop()
+    return took
+
+
+@pytest.mark.slow
 def test_stop_under_load_is_quick_and_quiet(broker_kind: str, capfd: pytest.CaptureFixture[str]) -> None:
     """Stopping while clients still publish must neither hang (amqtt's reader could
     swallow its cancellation on Python 3.11) nor print asyncio warnings."""
-    import time
-
     for _ in range(5):
-        broker = start_broker(broker_kind)
-        received = threading.Event()
-        subscriber = connect_client(broker)
-        subscriber.on_message = lambda c, u, m: received.set()
-        subscribe(subscriber, "load/#", qos=1)
-        publishers = [connect_client(broker) for _ in range(2)]
-        flooding = threading.Event()
-        flooding.set()
-
-        def flood(client) -> None:  # type: ignore[no-untyped-def]
-            while flooding.is_set():
-                client.publish("load/x", "y", qos=1)
-
-        threads = [threading.Thread(target=flood, args=(p,)) for p in publishers]
-        for thread in threads:
-            thread.start()
-        mqtt_helpers.wait_for(received, 5, what="the first flooded message")
-        began = time.monotonic()
-        broker.stop()
-        took = time.monotonic() - began
-        flooding.clear()
-        for thread in threads:
-            thread.join()
-        for client in [subscriber, *publishers]:
-            client.loop_stop()
+        took = stop_under_load(broker_kind)
         assert took < 5, f"stop() under load took {took:.1f} s"
     out, err = capfd.readouterr()
     assert "raised exception" not in err and "Traceback" not in err, err
+
+
+def test_a_broker_call_that_hangs_times_out_naming_it() -> None:
+    """Before Python 3.11 a future's timeout is concurrent.futures.TimeoutError, not the builtin
+    TimeoutError: either way the caller gets a TimeoutError that says what did not finish."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(TimeoutError, match=r"^a stuck call did not finish within 0\.1 s$"):
+            _run(loop, asyncio.sleep(30), what="a stuck call", timeout=0.1)
+    finally:
+        _close_loop(loop, thread)

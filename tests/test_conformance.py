@@ -21,11 +21,14 @@ from importlib.metadata import version
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt_helpers import BrokerHandle, Inbox, Received, set_nodelay, start_broker, wait_for
-from mqtt_helpers.amqtt_fixes import AMQTT_VERSION
+from mqtt_helpers import BrokerHandle, start_broker, wait_for
+from mqtt_helpers._brokers.amqtt_fixes import AMQTT_VERSION
+from mqtt_helpers.client import set_nodelay
+from tests.helpers import Received
+from tests.helpers import TextInbox as Inbox
 
 TIMEOUT = 5.0
 # Mosquitto 2.0 scans for expired keep-alives only every 5 s, so a client silent
@@ -254,7 +257,14 @@ def test_subscription_wildcards_match(
     broker: BrokerHandle, clients: Any, topic: str, suffix: str, matches: list[str]
 ) -> None:
     """'+' matches one level, '#' any number including none ('house/#' matches 'house')."""
-    published = ["house", "house/kitchen", "house/kitchen/temp", "house/hall/temp", "house/kitchen/temp/raw", "houses/x"]
+    published = [
+        "house",
+        "house/kitchen",
+        "house/kitchen/temp",
+        "house/hall/temp",
+        "house/kitchen/temp/raw",
+        "houses/x",
+    ]
     subscriber, publisher = clients(broker), clients(broker)
     subscriber.subscribe(f"{topic}/{suffix}", 1)
     for name in published:
@@ -267,7 +277,9 @@ def test_subscription_wildcards_match(
 # --- retained messages --------------------------------------------------------
 
 
-def test_retained_goes_to_new_subscription_once_with_retain_flag(broker: BrokerHandle, clients: Any, topic: str) -> None:
+def test_retained_goes_to_new_subscription_once_with_retain_flag(
+    broker: BrokerHandle, clients: Any, topic: str
+) -> None:
     """B3 [MQTT-3.3.1-6]: a late subscriber gets the retained message exactly once, retain=1."""
     early, publisher = clients(broker), clients(broker)
     early.subscribe(topic, 1)

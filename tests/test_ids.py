@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 import re
+from typing import Any
 
 import pytest
 
 import mqtt_helpers
 from mqtt_helpers import close_client, connect_client, subscribe, unique_client_id
-from mqtt_helpers.ids import SCHEMES
+from mqtt_helpers.ids import SCHEMES, Scheme
 
 
 def test_random_scheme_is_prefix_dash_six_digits() -> None:
@@ -17,7 +18,7 @@ def test_random_scheme_is_prefix_dash_six_digits() -> None:
 
 
 def test_seeded_rng_and_fixed_clock_give_the_same_ids() -> None:
-    def make(scheme):  # type: ignore[no-untyped-def]
+    def make(scheme: Scheme) -> str:
         return unique_client_id("Myclient", scheme, rng=random.Random(1), clock=lambda: 1700000000.9)
 
     assert [make(s) for s in ("random", "time", "time+random")] == [make(s) for s in ("random", "time", "time+random")]
@@ -35,19 +36,19 @@ def test_random_ids_differ() -> None:
 
 
 @pytest.mark.parametrize("bad", [{"prefix": ""}, {"scheme": "uuid"}, {"scheme": "serial", "serial": ""}])
-def test_bad_arguments_say_what_to_do(bad) -> None:  # type: ignore[no-untyped-def]
-    args = {"prefix": "Myclient", **bad}
+def test_bad_arguments_say_what_to_do(bad: dict[str, str]) -> None:
+    args: dict[str, Any] = {"prefix": "Myclient", **bad}
     with pytest.raises(ValueError, match="prefix|scheme|serial"):
         unique_client_id(**args)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_brokers_accept_every_scheme(broker: mqtt_helpers.BrokerHandle, scheme) -> None:  # type: ignore[no-untyped-def]
+def test_brokers_accept_every_scheme(broker: mqtt_helpers.BrokerHandle, scheme: Scheme) -> None:
     inbox = mqtt_helpers.Inbox()
     client = connect_client(broker, unique_client_id("Myclient", scheme), inbox=inbox)
     try:
         subscribe(client, "ids/test", qos=1)
         client.publish("ids/test", scheme, qos=1).wait_for_publish(5)
-        assert inbox.wait(1)[0].text == scheme
+        assert inbox.wait(1)[0].payload.decode() == scheme
     finally:
         close_client(client)

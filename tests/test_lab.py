@@ -4,23 +4,38 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_jupyterlab_serves_the_series(tmp_path: Path) -> None:
-    # The command `make lab` runs, without a browser, on a free port, with a known token.
-    command = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.root_dir=.", "--no-browser", "--allow-root",
-               "--ServerApp.port=0", "--ServerApp.token=study", "--ServerApp.ip=127.0.0.1",
-               "notebooks/00-getting-started.ipynb"]
+    # The Makefile's own `make lab` command (printed by make -n, with this interpreter's environment and
+    # without re-running setup), plus what a test needs: no browser, a free port, a known token.
+    venv = Path(sys.executable).parent.parent
+    printed = subprocess.run(
+        ["make", "-s", "-n", "lab", "-o", "setup", f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    command = shlex.split(printed.strip().splitlines()[-1])
+    assert command[:2] == [str(venv / "bin" / "jupyter"), "lab"], printed
+    command += [
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.port=0",
+        "--ServerApp.token=study",
+        "--ServerApp.ip=127.0.0.1",
+    ]
     log = (tmp_path / "lab.log").open("w+")
-    server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                              env={"JUPYTER_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    env = {"JUPYTER_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         base = wait_for_url(tmp_path / "lab.log", server)
         listing = json.load(urllib.request.urlopen(f"{base}api/contents/notebooks?token=study", timeout=10))

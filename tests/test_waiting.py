@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
+import paho.mqtt.client as mqtt
 import pytest
 
 import mqtt_helpers
-from mqtt_helpers import Inbox, WaitTimeout, close_client, connect_client, subscribe, wait_for
+from mqtt_helpers import Inbox, WaitTimeout, close_client, connect_client, show, subscribe, wait_for
+
+Pair = tuple[Inbox, mqtt.Client]
 
 
 @pytest.fixture
-def pair(broker: mqtt_helpers.BrokerHandle):  # type: ignore[no-untyped-def]
+def pair(broker: mqtt_helpers.BrokerHandle) -> Iterator[Pair]:
+    """An inbox subscribed to house/# at QoS 1, and a publisher."""
     inbox = Inbox()
     subscriber = connect_client(broker, inbox=inbox)
     publisher = connect_client(broker)
@@ -21,44 +26,62 @@ def pair(broker: mqtt_helpers.BrokerHandle):  # type: ignore[no-untyped-def]
     close_client(subscriber)
 
 
-def publish_all(publisher, items):  # type: ignore[no-untyped-def]
+def publish_all(publisher: mqtt.Client, items: list[tuple[str, str]]) -> None:
     for topic, payload in items:
         publisher.publish(topic, payload, qos=1).wait_for_publish(5)
 
 
-def test_wait_returns_messages_in_arrival_order(pair) -> None:  # type: ignore[no-untyped-def]
+def test_wait_returns_pahos_own_messages_in_arrival_order(pair: Pair) -> None:
     inbox, publisher = pair
     publish_all(publisher, [("house/b", "1"), ("house/a", "2"), ("house/b", "3")])
     got = inbox.wait(3)
-    assert [(m.topic, m.text, m.qos, m.retain) for m in got] == [
-        ("house/b", "1", 1, False),
-        ("house/a", "2", 1, False),
-        ("house/b", "3", 1, False),
+    assert all(type(m) is mqtt.MQTTMessage for m in got), "the same objects a learner's own on_message receives"
+    assert [(m.topic, m.payload, m.qos, m.retain) for m in got] == [
+        ("house/b", b"1", 1, False),
+        ("house/a", b"2", 1, False),
+        ("house/b", b"3", 1, False),
     ]
     assert len(inbox) == 0
 
 
-def test_wait_filters_by_topic_and_leaves_the_rest(pair) -> None:  # type: ignore[no-untyped-def]
+def test_show_gives_one_line_per_message(pair: Pair) -> None:
+    inbox, publisher = pair
+    publisher.publish("house/bulb1", "ON", qos=1, retain=True).wait_for_publish(5)
+    assert show(inbox.wait(1)[0]) == "house/bulb1 b'ON' qos=1 retain=0"
+
+
+def test_wait_filters_by_topic_and_leaves_the_rest(pair: Pair) -> None:
     inbox, publisher = pair
     publish_all(publisher, [("house/a", "1"), ("house/b/c", "2"), ("house/a", "3")])
-    assert [m.text for m in inbox.wait(2, topic="house/a")] == ["1", "3"]
-    assert [m.text for m in inbox.drain()] == ["2"]
+    assert [m.payload for m in inbox.wait(2, topic="house/a")] == [b"1", b"3"]
+    assert [m.payload for m in inbox.drain()] == [b"2"]
 
 
-def test_sort_gives_a_stable_order(pair) -> None:  # type: ignore[no-untyped-def]
+def test_sort_gives_a_stable_order(pair: Pair) -> None:
     inbox, publisher = pair
     publish_all(publisher, [("house/z", "1"), ("house/a", "2")])
     assert [m.topic for m in inbox.wait(2, sort=True)] == ["house/a", "house/z"]
 
 
-def test_inbox_timeout_names_topic_address_and_timeout(pair) -> None:  # type: ignore[no-untyped-def]
+def test_inbox_timeout_names_topic_address_and_timeout(pair: Pair) -> None:
     inbox, publisher = pair
     publish_all(publisher, [("house/a", "only one")])
     with pytest.raises(WaitTimeout) as caught:
         inbox.wait(2, topic="house/a", timeout=0.3)
     text = str(caught.value)
     assert "0.3 s" in text and "'house/a'" in text and "127.0.0.1:" in text and "got 1" in text
-    assert [m.text for m in inbox.drain()] == ["only one"], "a failed wait must not lose messages"
+    assert "house/a b'only one' qos=1" in text
+    assert [m.payload for m in inbox.drain()] == [b"only one"], "a failed wait must not lose messages"
+
+
+def test_qos0_messages_are_taken_one_by_one(pair: Pair) -> None:
+    """paho's MQTTMessage compares equal by mid alone, and every QoS 0 message has mid 0."""
+    inbox, publisher = pair
+    for payload in ("a", "b", "c"):
+        publisher.publish("house/zero", payload, qos=0)
+    wait_for(lambda: len(inbox) == 3, 5, what="three QoS 0 messages")
+    assert [m.payload for m in inbox.wait(1)] == [b"a"]
+    assert [m.payload for m in inbox.drain()] == [b"b", b"c"]
 
 
 def test_wait_for_event_and_function() -> None:

@@ -7,6 +7,7 @@ and at interpreter exit, so no broker outlives the notebook or test run.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import getpass
 import os
@@ -14,15 +15,16 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from mqtt_helpers.broker import START_TIMEOUT, BrokerOptions, BrokerStartError
-from mqtt_helpers.child import ChildBroker
-from mqtt_helpers.certs import Certificates, make_certificates
+from mqtt_helpers._brokers.certs import Certificates, make_certificates
+from mqtt_helpers.handle import LOOPBACK, START_TIMEOUT, BrokerHandle, BrokerOptions, BrokerStartError
 
 INSTALL_HINT = (
     "install it with `sudo apt-get install mosquitto` (Debian/Ubuntu), "
@@ -41,13 +43,44 @@ def mosquitto_binary() -> str:
     return found
 
 
-class MosquittoBroker(ChildBroker):
+class MosquittoBroker(BrokerHandle):
     """A mosquitto child process and the folder holding its config."""
 
+    _process: subprocess.Popen[Any]
     _folder: Path
+    _stopped: bool = True
 
-    def _cleanup(self) -> None:
+    def adopt(self, process: subprocess.Popen[Any], folder: Path) -> None:
+        """Take charge of ``process``: ``stop()`` and interpreter exit will end it."""
+        self._process, self._folder, self._stopped = process, folder, False
+        _RUNNING.add(self)
+
+    def stop(self) -> None:
+        """End mosquitto (SIGTERM, then SIGKILL) and delete its folder; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        _RUNNING.discard(self)
+        if self._process.poll() is None:
+            self._process.terminate()
+        try:
+            self._process.wait(timeout=START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=START_TIMEOUT)
         shutil.rmtree(self._folder, ignore_errors=True)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+_RUNNING: set[MosquittoBroker] = set()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for broker in list(_RUNNING):
+        broker.stop()
 
 
 def start_mosquitto(options: BrokerOptions) -> MosquittoBroker:
@@ -60,7 +93,7 @@ def start_mosquitto(options: BrokerOptions) -> MosquittoBroker:
         except _PortTaken:
             if attempt == attempts - 1:
                 raise BrokerStartError(
-                    f"cannot start mosquitto on {options.host}:{options.port}: the address is already in use "
+                    f"cannot start mosquitto on {LOOPBACK}:{options.port}: the address is already in use "
                     "(another broker is running there; stop it, or pass port=0 for a free port)"
                 ) from None
     raise AssertionError("unreachable")
@@ -71,13 +104,13 @@ class _PortTaken(Exception):
 
 
 def _start_once(binary: str, options: BrokerOptions) -> MosquittoBroker:
-    if options.port and not _bindable(options.host, options.port):
+    if options.port and not _bindable(LOOPBACK, options.port):
         raise _PortTaken()
     folder = Path(tempfile.mkdtemp(prefix="mqtt-study-mosquitto-"))
     certs = make_certificates(folder) if options.tls else None
-    port = options.port or free_port(options.host)
-    tls_port = free_port(options.host) if certs else None
-    ws_port = free_port(options.host) if options.websockets else None
+    port = options.port or free_port(LOOPBACK)
+    tls_port = free_port(LOOPBACK) if certs else None
+    ws_port = free_port(LOOPBACK) if options.websockets else None
     config = folder / "mosquitto.conf"
     config.write_text(_config_text(options, folder, certs, port=port, tls_port=tls_port, ws_port=ws_port))
     log = (folder / "mosquitto.log").open("wb")
@@ -86,20 +119,18 @@ def _start_once(binary: str, options: BrokerOptions) -> MosquittoBroker:
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
-        preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
+        preexec_fn=_parent_death_signal(),
     )
     log.close()
     broker = MosquittoBroker(
         kind="mosquitto",
-        host=options.host,
+        host=LOOPBACK,
         port=port,
         tls_port=tls_port,
         ws_port=ws_port,
         ca_file=certs.ca_file if certs else None,
-        users=dict(options.users or {}),
     )
-    broker._folder = folder
-    broker.adopt(process)
+    broker.adopt(process, folder)
     try:
         _wait_until_listening(broker, folder / "mosquitto.log")
     except BaseException:
@@ -109,7 +140,13 @@ def _start_once(binary: str, options: BrokerOptions) -> MosquittoBroker:
 
 
 def _config_text(
-    options: BrokerOptions, folder: Path, certs: Certificates | None, *, port: int, tls_port: int | None, ws_port: int | None
+    options: BrokerOptions,
+    folder: Path,
+    certs: Certificates | None,
+    *,
+    port: int,
+    tls_port: int | None,
+    ws_port: int | None,
 ) -> str:
     lines = [
         "persistence false",
@@ -117,21 +154,21 @@ def _config_text(
         "log_type error",
         "log_type warning",
         f"user {getpass.getuser()}",  # stay the current user: it owns the config folder
-        f"allow_anonymous {'true' if options.anonymous else 'false'}",
+        f"allow_anonymous {'false' if options.users else 'true'}",
     ]
-    if not options.anonymous:
-        lines.append(f"password_file {_password_file(folder, options.users or {})}")
-    lines.append(f"listener {port} {options.host}")
+    if options.users:
+        lines.append(f"password_file {_password_file(folder, options.users)}")
+    lines.append(f"listener {port} {LOOPBACK}")
     if certs is not None and tls_port is not None:
         lines += [
-            f"listener {tls_port} {options.host}",
+            f"listener {tls_port} {LOOPBACK}",
             f"cafile {certs.ca_file}",
             f"certfile {certs.cert_file}",
             f"keyfile {certs.key_file}",
         ]
     if ws_port is not None:
         # socket_domain makes libwebsockets honour the bind address instead of listening on all interfaces
-        lines += [f"listener {ws_port} {options.host}", "protocol websockets", "socket_domain ipv4"]
+        lines += [f"listener {ws_port} {LOOPBACK}", "protocol websockets", "socket_domain ipv4"]
     return "\n".join(lines) + "\n"
 
 
@@ -193,9 +230,18 @@ def _accepts(host: str, port: int) -> bool:
         return False
 
 
+def _parent_death_signal() -> Callable[[], None] | None:
+    """What the child runs before mosquitto starts so that it ends with its parent, if anything.
+
+    Linux only, on purpose: the parent-death signal is a Linux prctl. Elsewhere a
+    killed Python process leaves mosquitto running (a normal exit still stops it,
+    through atexit). preexec_fn is only safe when called from the main thread.
+    """
+    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
+        return None
+    return _die_with_parent
+
+
 def _die_with_parent() -> None:
-    """In the child: ask Linux to end mosquitto if the Python process dies first."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    """In the child, on Linux: have the kernel send SIGTERM to mosquitto when its parent dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker, Server
-from amqtt.plugins.authentication import AnonymousAuthPlugin
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler, Subscription
+from amqtt.plugins.authentication import AnonymousAuthPlugin
 from amqtt.session import OUTGOING, ApplicationMessage, Session
 
 __all__ = ["AMQTT_VERSION", "ConformantBroker", "conformance_config"]
@@ -188,7 +188,9 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
         with _set(_in_subscribe, True):
             await super()._handle_subscription(client_session, handler, subscribe_waiter)
 
-    async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int], session: Session) -> None:
+    async def _publish_retained_messages_for_subscription(
+        self, subscription: tuple[str, int], session: Session
+    ) -> None:
         """Send the retained messages matching a new subscription, at min(retained QoS, granted QoS)."""
         if not _in_subscribe.get():
             return  # [MQTT-3.3.1-6] retained messages go to new subscriptions only, never on CONNECT
@@ -198,7 +200,9 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
         topic_filter, granted_qos = subscription
         sends = [
             # [MQTT-3.8.4-6] a retained QoS 0 message stays QoS 0 (amqtt upgraded it to the granted QoS)
-            handler.mqtt_publish(retained.topic, retained.data, min(granted_qos, _qos_or(retained.qos, granted_qos)), retain=True)
+            handler.mqtt_publish(
+                retained.topic, retained.data, min(granted_qos, _qos_or(retained.qos, granted_qos)), retain=True
+            )
             for topic, retained in self._retained_messages.items()
             if self._matches(topic, topic_filter)
         ]
@@ -273,7 +277,6 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
             self.logger.warning(f"Taken-over connection of {client_id} did not close in {TAKE_OVER_TIMEOUT}s")
         finally:
             new_session.will_flag = will_flag
-
 
     # --- shutdown ------------------------------------------------------------
 

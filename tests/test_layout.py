@@ -1,0 +1,101 @@
+"""The package's shape: learner-facing modules apart from the machinery, within a reading budget, no import cycle."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "mqtt_helpers"
+LEARNER_BUDGET = 900  # lines a learner may read in one sitting
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def internal_imports(path: Path, *, top_level_only: bool = False) -> set[str]:
+    """Modules of the package that ``path`` imports, at any depth (inside functions too) unless ``top_level_only``."""
+    found: set[str] = set()
+    tree = ast.parse(path.read_text())
+    for node in tree.body if top_level_only else ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in found if name.split(".")[0] == "mqtt_helpers"}
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        targets = {t for t in internal_imports(path) if t in modules}
+        # importing mqtt_helpers._brokers.x runs mqtt_helpers/_brokers/__init__.py first (the top package's
+        # __init__ too, but it only gathers the learner-facing names: see the test below)
+        graph[name] = (targets | {t.rsplit(".", 1)[0] for t in targets if t.count(".") > 1}) - {name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = "open"
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == "open":
+                return [*path, node, target]
+            if target not in state and (cycle := visit(target, [*path, node])):
+                return cycle
+        state[node] = "done"
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start, [])):
+            return cycle
+    return None
+
+
+def test_no_import_cycle_at_any_depth() -> None:
+    graph = import_graph()
+    importers = [name for name, targets in graph.items() if "mqtt_helpers" in targets]
+    assert importers == [], "modules must import from the module that defines a name, not from mqtt_helpers"
+    assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph) or [])}"
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_every_internal_import_is_at_module_top_level() -> None:
+    for path in PACKAGE.rglob("*.py"):
+        assert internal_imports(path) == internal_imports(path, top_level_only=True), path.name
+
+
+def test_shared_types_import_nothing_from_the_package() -> None:
+    assert internal_imports(PACKAGE / "handle.py") == set()
+
+
+def test_each_module_imports_on_its_own_in_a_fresh_interpreter() -> None:
+    """Catches a cycle the graph check could miss (imports built at run time)."""
+    for name in sorted(module_name(p) for p in PACKAGE.rglob("*.py")):
+        result = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True)
+        assert result.returncode == 0, f"import {name} failed: {result.stderr[-600:]}"
+
+
+def test_learner_facing_modules_fit_the_reading_budget_and_say_their_idea() -> None:
+    learner = [p for p in sorted(PACKAGE.glob("*.py")) if not p.name.startswith("_") or p.name == "__init__.py"]
+    lines = {p.name: len(p.read_text().splitlines()) for p in learner}
+    assert sum(lines.values()) <= LEARNER_BUDGET, f"{sum(lines.values())} lines: {lines}"
+    for path in learner:
+        assert ast.get_docstring(ast.parse(path.read_text())), f"{path.name} opens with no docstring"
+
+
+def test_machinery_says_learners_need_not_read_it() -> None:
+    private = [PACKAGE / "_brokers" / "__init__.py", *PACKAGE.glob("_[!_]*.py")]
+    for path in private:
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert "need not read" in docstring, f"{path.relative_to(PACKAGE)}: {docstring[:80]!r}"
