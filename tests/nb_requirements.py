@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from mqtt_helpers.mosquitto import mosquitto_binary
+from mqtt_helpers._brokers.mosquitto import mosquitto_binary
 
 METADATA_KEY = "mqtt_study"
 
@@ -41,7 +41,9 @@ def declared_requirements(metadata: Mapping[str, Any], notebook: str = "the note
         raise ValueError(f'{notebook}: metadata {METADATA_KEY}.requires must be a list of names, e.g. ["mosquitto"]')
     unknown = sorted(set(requires) - set(CHECKS))
     if unknown:
-        raise ValueError(f"{notebook}: unknown requirement(s) {unknown} in metadata {METADATA_KEY}.requires; known: {sorted(CHECKS)}")
+        raise ValueError(
+            f"{notebook}: unknown requirement(s) {unknown} in metadata {METADATA_KEY}.requires; known: {sorted(CHECKS)}"
+        )
     return list(requires)
 
 

@@ -43,7 +43,11 @@ def test_decide_skips_locally_fails_in_ci_and_runs_when_nothing_is_missing() -> 
 def write_notebook(folder: Path, requires: list[str]) -> Path:
     notebook = nbformat.v4.new_notebook(metadata={"mqtt_study": {"requires": requires}})
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [nbformat.v4.new_code_cell("print('ran')", execution_count=1, outputs=[nbformat.v4.new_output("stream", text="ran\n")])]
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "print('ran')", execution_count=1, outputs=[nbformat.v4.new_output("stream", text="ran\n")]
+        )
+    ]
     path = folder / "needs.ipynb"
     nbformat.write(notebook, path)
     return path
