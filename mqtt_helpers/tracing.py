@@ -165,6 +165,10 @@ class PacketTracer:
         with self._changed:
             return canonical_order(self._events, self._names, packets=packets)
 
+    def render(self, packets: Iterable[str] | None = None, *, mids: bool = False) -> str:
+        """The canonical events as text, one ``a -> b : PACKET`` line each (notebook 09)."""
+        return render_text(self.canonical(packets), mids=mids)
+
 
 def canonical_order(
     events: Sequence[PacketEvent],

@@ -33,7 +33,9 @@ class Program:
         self._new: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(
             [sys.executable, str(EXAMPLES / script), *map(str, args)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -96,7 +98,11 @@ def test_count_stops_both_programs(broker: BrokerHandle, programs: list[Program]
     assert sensor.finish() == (0, "")
     assert dashboard.finish() == (0, "")
     assert [line.split(":")[:2] for line in dashboard.lines[1:]] == [
-        ["s-count", " online"], ["s-count", " reading 1"], ["s-count", " reading 2"], ["s-count", " reading 3"]]
+        ["s-count", " online"],
+        ["s-count", " reading 1"],
+        ["s-count", " reading 2"],
+        ["s-count", " reading 3"],
+    ]
     assert sensor.lines[-1] == "s-count: offline"
 
 
@@ -139,8 +145,12 @@ def test_no_broker_is_a_one_line_error(script: str) -> None:
     with socket.socket() as probe:  # a port nobody listens on: bound, never listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-        result = subprocess.run([sys.executable, str(EXAMPLES / script), "--host", "127.0.0.1", "--port", str(port)],
-                                capture_output=True, text=True, timeout=TIMEOUT)
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / script), "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1, result.stderr
     assert f"cannot reach an MQTT broker at 127.0.0.1:{port}" in result.stderr
@@ -149,8 +159,14 @@ def test_no_broker_is_a_one_line_error(script: str) -> None:
 @pytest.mark.parametrize("script", ["sensor.py", "dashboard.py"])
 def test_examples_stand_alone(script: str) -> None:
     source = (EXAMPLES / script).read_text()
-    imported = {alias.name.split(".")[0] for node in ast.walk(ast.parse(source))
-                if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {str(node.module).split(".")[0] for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)}
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {
+        str(node.module).split(".")[0] for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
+    }
     assert imported - set(sys.stdlib_module_names) == {"paho"}
     assert len(source.splitlines()) <= 85
