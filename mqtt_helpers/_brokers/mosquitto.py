@@ -28,7 +28,7 @@ from mqtt_helpers.handle import LOOPBACK, START_TIMEOUT, BrokerHandle, BrokerOpt
 
 INSTALL_HINT = (
     "install it with `sudo apt-get install mosquitto` (Debian/Ubuntu), "
-    "`brew install mosquitto` (macOS) or `conda install -c conda-forge mosquitto`, "
+    "`brew install mosquitto` (macOS) or `conda install -c conda-forge mosquitto` "
     "(notebooks 00-10 also run on the embedded broker: MQTT_STUDY_BROKER=amqtt; notebook 11 needs Mosquitto)"
 )
 
