@@ -14,7 +14,7 @@ help:
 	@echo "make notebooks  re-execute every notebook in place (regenerates stored outputs)"
 	@echo "make img      regenerate the diagrams in img/"
 	@echo "make bench    compare the embedded broker with mosquitto"
-	@echo "make classroom LEARNERS=alice,bob  one broker for a class (HOST=0.0.0.0 to open it to the network)"
+	@echo "make classroom LEARNERS=alice,bob  one broker for a class (CLASSROOM_HOST=0.0.0.0 opens it to the network)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is needed; found " + sys.version.split()[0])'
@@ -56,10 +56,11 @@ bench: setup
 
 # One port per learner, each a private namespace; the teacher's port sees all (see README, For teachers).
 LEARNERS ?=
-HOST ?= 127.0.0.1
-classroom: setup
+CLASSROOM_HOST ?= 127.0.0.1
+classroom:
 	@test -n "$(LEARNERS)" || { echo "say who is in the class: make classroom LEARNERS=alice,bob" >&2; exit 2; }
-	$(PY) -m mqtt_helpers.classroom --learners '$(LEARNERS)' --host '$(HOST)'
+	@$(MAKE) --no-print-directory setup
+	$(PY) -m mqtt_helpers.classroom --learners '$(LEARNERS)' --host '$(CLASSROOM_HOST)'
 
 clean:
 	rm -rf $(VENV) .pytest_cache
