@@ -9,7 +9,8 @@ not given, from the ``MQTT_STUDY_BROKER`` environment variable:
 - ``mosquitto``: the reference broker, run as a child process
   (see :mod:`mqtt_helpers.mosquitto`).
 - ``mqtt://HOST:PORT``: a broker somebody else runs (a classroom broker); the
-  handle only points at it.
+  handle only points at it. Asked for users, TLS or websockets, which that
+  broker may not have, ``start_broker`` starts a private amqtt broker instead.
 
 Every broker the helpers start listens on 127.0.0.1 only, on a free port.
 """
@@ -118,11 +119,18 @@ def start_broker(
     ``websockets=True`` adds an MQTT-over-websockets listener.
     ``process=True`` runs amqtt in a child process rather than a thread:
     slower to start, faster under load (see README, Performance).
+    With ``mqtt://HOST:PORT``, a request for ``users``, ``tls`` or
+    ``websockets`` starts a private embedded broker instead (a shared broker
+    cannot change for one lesson); ``handle.kind`` then says ``amqtt``.
     """
     chosen = resolve_kind(kind)
     options = BrokerOptions(port=port, users=users, tls=tls, websockets=websockets)
     if chosen.startswith("mqtt://"):
-        return external_broker(chosen)
+        if not (users or tls or websockets):
+            return external_broker(chosen)
+        # A broker somebody else runs cannot grow users, TLS or websockets for one lesson:
+        # such a request gets a private embedded broker on this machine instead.
+        chosen = "amqtt"
     if chosen == "mosquitto":
         from mqtt_helpers.mosquitto import start_mosquitto
 

@@ -28,7 +28,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt_helpers import BrokerHandle, ConnectionRefused, Inbox, close_client, connect_client, set_nodelay, wait_for
+from mqtt_helpers import BrokerHandle, ConnectionRefused, Inbox, close_client, connect_client, start_broker, wait_for
 from mqtt_helpers._classroom_broker import (
     Namespace,
     encode_length,
@@ -394,6 +394,19 @@ def test_stop_leaves_no_thread_or_port() -> None:
     close_client(client)
     assert set(threading.enumerate()) <= threads_before, "a classroom thread outlived stop()"
     assert not any(accepts("127.0.0.1", p) for p in ports)
+
+
+def test_start_broker_points_at_a_learner_port_but_asks_for_extras_locally(classroom: Classroom, people: Any) -> None:
+    """Lessons use MQTT_STUDY_BROKER=mqtt://HOST:PORT; cells that need users, TLS or websockets get a private broker."""
+    url = classroom.learners["alice"].url
+    shared = start_broker(url)
+    assert (shared.kind, shared.host, shared.port) == ("external", "127.0.0.1", classroom.learners["alice"].port)
+    with start_broker(url, users={"alice": "s3cret"}, tls=True, websockets=True) as private:
+        assert private.kind == "amqtt" and private.port != shared.port
+        assert private.tls_port and private.ws_port and private.ca_file
+        close_client(connect_client(private, "P1", username="alice", password="s3cret", tls=True))
+    shared.stop()  # leaves the classroom alone
+    people(classroom.learners["alice"], "P1").sync()
 
 
 # --- the command line ---------------------------------------------------------------------------
