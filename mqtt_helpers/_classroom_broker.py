@@ -16,6 +16,9 @@ the broker, and everything the broker sends back passes through it again:
   a classmate's demo message.
 - the teacher's port is not rewritten at all: username ``teacher`` and the
   password get in, and see the real names ``learners/NAME/...`` and ``class/...``.
+- the broker itself keeps a retained ``$SYS/classroom/learners/NAME`` message
+  per learner: the JSON list of the client ids connected on their port (a
+  ``$`` topic, so no ``#`` subscription receives it unasked; MQTT-4.7.2-1).
 
 Why a rewriter in front of the broker rather than hooks inside it: the
 rewriter only uses amqtt's public ``external_connected()`` entry point and
@@ -30,11 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import re
 import secrets
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from types import TracebackType
@@ -59,6 +63,7 @@ from mqtt_helpers.broker import (
 TEACHER = "teacher"
 CLASS_TOPICS = b"class/"
 LEARNER_ROOT = "learners"
+PRESENCE = "$SYS/classroom/learners/"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # amqtt requires a listener called "default"; here it is the teacher's.
 TEACHER_LISTENER = "default"
@@ -174,6 +179,7 @@ class Namespace:
 
     name: str
     client_id: str | None = None  # of this connection, once its CONNECT went by
+    on_connect: Callable[[], None] = lambda: None
 
     @property
     def prefix(self) -> bytes:
@@ -223,6 +229,7 @@ class Namespace:
         at += 4  # level, flags, keep-alive
         client_id, at_next = _string_at(body, at)
         self.client_id = client_id.decode(errors="replace")
+        self.on_connect()
         # An empty id stays empty: the broker then makes up a unique one (or refuses it, §3.1.3-8).
         parts = [body[:at], _string(self.prefix + client_id if client_id else b"")]
         if flags & 0x04:  # will flag: the will's topic is the next field
@@ -327,9 +334,8 @@ class Classroom:
     _stopped: bool = field(default=False, repr=False)
 
     def connected(self) -> dict[str, list[str]]:
-        """Client ids of each learner's open connections (``""`` before its CONNECT arrived)."""
-        with self._state.lock:
-            return {name: sorted(ns.client_id or "" for ns in conns) for name, conns in self._state.online.items()}
+        """Client ids of each learner's open connections (the same lists as the presence topics)."""
+        return {name: self._state.client_ids(name) for name in self.learners}
 
     def stop(self) -> None:
         """Close every listener and connection, shut the broker down, end its thread."""
@@ -356,6 +362,7 @@ class _State:
     servers: dict[str, asyncio.Server] = field(default_factory=dict)
     online: dict[str, list[Namespace]] = field(default_factory=dict)
     writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    announcements: list[asyncio.Future[None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def serve(self, listener: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -366,9 +373,10 @@ class _State:
             if listener == TEACHER_LISTENER:
                 await self.broker.external_connected(StreamReaderAdapter(reader), StreamWriterAdapter(writer), listener)
                 return
-            namespace = Namespace(listener.split("/", 1)[1])
+            name = listener.split("/", 1)[1]
+            namespace = Namespace(name, on_connect=lambda: self.changed(name))
             with self.lock:
-                self.online[namespace.name].append(namespace)
+                self.online[name].append(namespace)
             await self.broker.external_connected(
                 NamespacedReader(reader, namespace), NamespacedWriter(writer, namespace), listener
             )
@@ -376,8 +384,24 @@ class _State:
             if namespace is not None:
                 with self.lock:
                     self.online[namespace.name].remove(namespace)
+                self.changed(namespace.name)
             self.writers.discard(writer)
             writer.transport.abort()
+
+    def client_ids(self, name: str) -> list[str]:
+        """Client ids of the connections on ``name``'s port that sent their CONNECT."""
+        with self.lock:
+            return sorted(ns.client_id for ns in self.online[name] if ns.client_id is not None)
+
+    def changed(self, name: str) -> None:
+        """Publish who is connected on ``name``'s port (scheduled: called from a packet reader)."""
+        self.announcements.append(asyncio.ensure_future(self.announce(name)))
+        self.announcements = [a for a in self.announcements if not a.done()]
+
+    async def announce(self, name: str) -> None:
+        topic, data = PRESENCE + name, json.dumps(self.client_ids(name)).encode()
+        await self.broker.retain_message(None, topic, data, 0)
+        await self.broker.internal_message_broadcast(topic, data, 0)
 
     async def shutdown(self) -> None:
         for server in self.servers.values():
@@ -428,6 +452,8 @@ async def _start(names: list[str], host: str, port: int, password: str) -> tuple
     # Broker() must be built inside the running loop it will serve.
     state = _State(ClassroomBroker(classroom_config(names), password), online={n: [] for n in names})
     await state.broker.start()
+    for name in names:
+        await state.announce(name)  # everyone is listed, connected or not
     ports: dict[str, int] = {}
     try:
         for offset, listener in enumerate([TEACHER_LISTENER, *map(_listener, names)]):

@@ -82,7 +82,7 @@ class Learner:
 
     def received(self) -> list[tuple[str, bytes]]:
         """After sync(): every message received and not yet taken, as (topic, payload)."""
-        return [(m.topic, m.payload) for m in self.inbox.drain()]
+        return [(m.topic, m.payload) for m in self.inbox.drain("#") + self.inbox.drain("$SYS/#")]
 
     def drop(self) -> None:
         """End the connection without DISCONNECT, so the broker publishes the will."""
@@ -287,6 +287,25 @@ def test_class_topics_are_shared_but_not_matched_by_a_learners_hash(classroom: C
         assert sorted((m.topic, m.payload) for m in person.inbox.wait(2, timeout=TIMEOUT)) == expected
     hash_only.sync()
     assert hash_only.received() == []
+
+
+def test_presence_topics_list_each_learners_connected_client_ids(classroom: Classroom, people: Any) -> None:
+    teacher = teacher_of(classroom, people)
+    teacher.subscribe("$SYS/classroom/learners/+")
+    listed = teacher.inbox.wait(2, topic="$SYS/#", timeout=TIMEOUT)  # ("#" never matches "$" topics)
+    presence = {m.topic: m.payload for m in listed}  # retained: everyone is listed
+    assert presence == {"$SYS/classroom/learners/alice": b"[]", "$SYS/classroom/learners/bob": b"[]"}
+    alice = people(classroom.learners["alice"], "P1")
+    got = teacher.inbox.wait(1, topic="$SYS/#", timeout=TIMEOUT)
+    assert [(m.topic, m.payload) for m in got] == [("$SYS/classroom/learners/alice", b'["P1"]')]
+    assert classroom.connected() == {"alice": ["P1"], "bob": []}
+    alice.close()
+    got = teacher.inbox.wait(1, topic="$SYS/#", timeout=TIMEOUT)
+    assert [(m.topic, m.payload) for m in got] == [("$SYS/classroom/learners/alice", b"[]")]
+    alice_hash = people(classroom.learners["alice"], "watch")
+    alice_hash.subscribe("#")
+    alice_hash.sync()
+    assert alice_hash.received() == [], "a learner's # matched a $SYS topic"
 
 
 # --- the teacher's port --------------------------------------------------------------------
