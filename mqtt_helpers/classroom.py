@@ -3,7 +3,8 @@
 Each learner gets a port of their own and a private namespace behind it (the
 lessons' fixed client ids and topics do not collide); topics under ``class/``
 are shared; the teacher's port (username ``teacher``) sees everything. The
-machinery is in :mod:`mqtt_helpers._classroom_broker`.
+machinery is in :mod:`mqtt_helpers._classroom_broker`; ``ClassroomDashboard``
+(notebooks/classroom-dashboard.ipynb) is the teacher's live view.
 """
 
 from __future__ import annotations
@@ -12,11 +13,21 @@ import argparse
 import signal
 import sys
 import threading
+from typing import Any
 
 from mqtt_helpers._classroom_broker import Classroom, parse_learners, start_classroom
 from mqtt_helpers.broker import LOOPBACK, BrokerStartError
 
-__all__ = ["Classroom", "main", "start_classroom"]
+__all__ = ["Classroom", "ClassroomDashboard", "main", "start_classroom"]
+
+
+def __getattr__(name: str) -> Any:
+    # The dashboard needs ipywidgets, which the command line has no use for: import it on first use.
+    if name == "ClassroomDashboard":
+        from mqtt_helpers._classroom_dashboard import ClassroomDashboard
+
+        return ClassroomDashboard
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
