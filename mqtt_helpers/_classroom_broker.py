@@ -470,7 +470,7 @@ async def _start(names: list[str], host: str, port: int, password: str) -> tuple
 
 def public_host(host: str) -> str:
     """The address learners should use: ``host`` itself, unless it means "every interface"."""
-    if host not in ("0.0.0.0", ""):
+    if host not in ("0.0.0.0", "::", ""):
         return host
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             print(name, handle.url)
         password = "as given" if args.teacher_password else classroom.teacher_password
         print(TEACHER_LINE.format(url=classroom.teacher.url, password=password), flush=True)
-        if args.host != LOOPBACK:
+        if args.host not in (LOOPBACK, "localhost"):
             print(f"warning: learner ports on {args.host} have no passwords: anyone who can reach them can use them",
                   file=sys.stderr)
         print("learners: MQTT_STUDY_BROKER=<their URL> jupyter lab  |  Ctrl-C stops the classroom", file=sys.stderr,

@@ -55,7 +55,7 @@ class Learner:
         self.paho = connect_client(
             broker, client_id, clean_session=clean_session, timeout=TIMEOUT, inbox=self, **kwargs  # type: ignore[arg-type]
         )
-        self.session_present = bool(self.paho.connect_flags.session_present)
+        self.session_present = bool(getattr(self.paho, "connect_flags").session_present)  # set by connect_client
         self.paho.on_disconnect = lambda *args: self.dropped.set()
 
     def on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
