@@ -364,6 +364,7 @@ class _State:
     writers: set[asyncio.StreamWriter] = field(default_factory=set)
     announcements: list[asyncio.Future[None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: bool = False
 
     async def serve(self, listener: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Run one client connection on ``listener`` through the broker."""
@@ -395,6 +396,8 @@ class _State:
 
     def changed(self, name: str) -> None:
         """Publish who is connected on ``name``'s port (scheduled: called from a packet reader)."""
+        if self.stopping:
+            return  # connections closing at shutdown: nobody is left to tell, and no task may outlive the loop
         self.announcements.append(asyncio.ensure_future(self.announce(name)))
         self.announcements = [a for a in self.announcements if not a.done()]
 
@@ -404,6 +407,7 @@ class _State:
         await self.broker.internal_message_broadcast(topic, data, 0)
 
     async def shutdown(self) -> None:
+        self.stopping = True
         for server in self.servers.values():
             server.close()
         for writer in list(self.writers):
