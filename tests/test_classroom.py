@@ -308,6 +308,33 @@ def test_presence_topics_list_each_learners_connected_client_ids(classroom: Clas
     assert alice_hash.received() == [], "a learner's # matched a $SYS topic"
 
 
+def test_dashboard_shows_presence_latest_message_and_board(classroom: Classroom, people: Any) -> None:
+    from mqtt_helpers.classroom import ClassroomDashboard
+
+    teacher = connect_client(classroom.teacher, "dash", username="teacher", password=PASSWORD)
+    try:
+        dashboard = ClassroomDashboard(teacher, limit=2)
+        alice = people(classroom.learners["alice"], "P1")
+        alice.publish("house/<b>", "<i>hi</i>")
+        for n in range(3):
+            alice.publish(f"class/{n}", str(n))
+        wait_for(
+            lambda: dashboard.present == {"alice": ["P1"], "bob": []} and len(dashboard.latest) == 1
+            and [t for t, _ in dashboard.board] == ["class/1", "class/2"],
+            TIMEOUT,
+            what="the dashboard to catch up",
+        )
+        assert dashboard.summary().splitlines() == [
+            "alice      1 connected  latest: house/<b> '<i>hi</i>'",
+            "bob        0 connected  latest: -",
+            "board: class/1 '1'",
+            "board: class/2 '2'",
+        ]
+        assert "&lt;i&gt;hi&lt;/i&gt;" in dashboard.learners_table.value, "payloads are shown as text, not HTML"
+    finally:
+        close_client(teacher)
+
+
 # --- the teacher's port --------------------------------------------------------------------
 
 
