@@ -19,6 +19,8 @@ the broker, and everything the broker sends back passes through it again:
 - the broker itself keeps a retained ``$SYS/classroom/learners/NAME`` message
   per learner: the JSON list of the client ids connected on their port (a
   ``$`` topic, so no ``#`` subscription receives it unasked; MQTT-4.7.2-1).
+  Anyone may read it (names and client ids only); a learner's will cannot
+  write it, because a will's ``$`` topic is namespaced too.
 
 Why a rewriter in front of the broker rather than hooks inside it: the
 rewriter only uses amqtt's public ``external_connected()`` entry point and
@@ -234,7 +236,9 @@ class Namespace:
         parts = [body[:at], _string(self.prefix + client_id if client_id else b"")]
         if flags & 0x04:  # will flag: the will's topic is the next field
             will_topic, after = _string_at(body, at_next)
-            parts.append(_string(self.inside(will_topic)))
+            # amqtt checks no will topic: a "$" one goes into the namespace too, or it could forge $SYS/classroom/...
+            inside = self.prefix + will_topic if will_topic.startswith(b"$") else self.inside(will_topic)
+            parts.append(_string(inside))
             at_next = after
         parts.append(body[at_next:])
         return b"".join(parts)

@@ -33,6 +33,7 @@ from mqtt_helpers._classroom_broker import (
     Namespace,
     encode_length,
     parse_learners,
+    public_host,
     split_packet,
     start_classroom,
 )
@@ -394,6 +395,16 @@ def test_rewriting_is_exact_at_the_byte_level() -> None:
     assert split_packet(inside[:-1]) is None
     assert encode_length(127) == b"\x7f" and encode_length(128) == b"\x80\x01"
     assert space.inside(b"class/x") == b"class/x" and space.inside(b"$SYS/x") == b"$SYS/x"
+    # CONNECT, client id "P1", will flag, will topic "$SYS/x" (a will could otherwise forge the presence topics)
+    connect = b"\x00\x04MQTT\x04\x06\x00\x3c" + b"\x00\x02P1" + b"\x00\x06$SYS/x" + b"\x00\x01!"
+    inside = space.inbound(bytes([0x10]) + encode_length(len(connect)) + connect)
+    assert b"\x00\x11learners/alice/P1\x00\x15learners/alice/$SYS/x\x00\x01!" in inside
+    assert space.client_id == "P1"
+
+
+def test_public_host_names_an_interface_for_every_interface_binds() -> None:
+    assert public_host("127.0.0.1") == "127.0.0.1"
+    assert public_host("0.0.0.0") not in ("0.0.0.0", "")
 
 
 def test_a_malformed_packet_closes_only_that_connection(classroom: Classroom, people: Any) -> None:
