@@ -59,7 +59,7 @@ LEARNERS ?=
 CLASSROOM_HOST ?= 127.0.0.1
 classroom:
 	@test -n "$(LEARNERS)" || { echo "say who is in the class: make classroom LEARNERS=alice,bob" >&2; exit 2; }
-	@$(MAKE) --no-print-directory setup
+	@$(MAKE) -s --no-print-directory setup
 	$(PY) -m mqtt_helpers.classroom --learners '$(LEARNERS)' --host '$(CLASSROOM_HOST)'
 
 clean:
