@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SANITIZE := --nbval-sanitize-with tests/sanitize.cfg
 NOTEBOOKS := notebooks
 
-.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto notebooks img bench clean
+.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto notebooks img bench classroom clean
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on the notebooks"
@@ -16,6 +16,7 @@ help:
 	@echo "make notebooks  re-execute every notebook in place (regenerates stored outputs)"
 	@echo "make img      regenerate the diagrams in img/"
 	@echo "make bench    compare the embedded broker with mosquitto"
+	@echo "make classroom LEARNERS=alice,bob  one broker for a class (CLASSROOM_HOST=0.0.0.0 opens it to the network)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is needed; found " + sys.version.split()[0])'
@@ -63,6 +64,14 @@ img: setup
 
 bench: setup
 	$(PY) benchmarks/broker_bench.py
+
+# One port per learner, each a private namespace; the teacher's port sees all (see README, For teachers).
+LEARNERS ?=
+CLASSROOM_HOST ?= 127.0.0.1
+classroom:
+	@test -n "$(LEARNERS)" || { echo "say who is in the class: make classroom LEARNERS=alice,bob" >&2; exit 2; }
+	@$(MAKE) -s --no-print-directory setup
+	$(PY) -m mqtt_helpers.classroom --learners '$(LEARNERS)' --host '$(CLASSROOM_HOST)'
 
 clean:
 	rm -rf $(VENV) .pytest_cache

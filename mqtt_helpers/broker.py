@@ -3,7 +3,8 @@
 The ``kind`` argument, else the ``MQTT_STUDY_BROKER`` environment variable, picks the broker:
 ``amqtt`` (default; pure Python, corrected to follow MQTT 3.1.1, on a thread of this process, starts in
 milliseconds), ``mosquitto`` (the reference broker, as a child process) or ``mqtt://HOST:PORT`` (a broker
-somebody else runs, such as a classroom broker: the handle only points at it). Brokers started here listen on
+somebody else runs, such as a classroom broker: the handle only points at it; asked for users, TLS or
+websockets, it gets a private amqtt broker instead). Brokers started here listen on
 127.0.0.1 only, on a free port; how they run is in ``mqtt_helpers._brokers``, which you need not read.
 """
 
@@ -31,15 +32,17 @@ def start_broker(
 ) -> BrokerHandle:
     """Start a broker on 127.0.0.1 and return its handle once it accepts connections.
 
-    ``kind`` overrides ``MQTT_STUDY_BROKER``. ``port=0`` (the default) picks a
-    free port. ``users`` (name -> password) turns anonymous access off.
-    ``tls=True`` adds a TLS listener with certificates made on the fly;
-    ``websockets=True`` adds an MQTT-over-websockets listener.
+    ``kind`` overrides ``MQTT_STUDY_BROKER``. ``port=0`` (the default) picks a free port. ``users`` (name ->
+    password) turns anonymous access off. ``tls=True`` adds a TLS listener with certificates made on the fly;
+    ``websockets=True`` an MQTT-over-websockets listener. A broker somebody else runs (``mqtt://HOST:PORT``) cannot
+    grow those for one lesson, so asking for them there starts a private embedded broker instead.
     """
     chosen = resolve_kind(kind)
     options = BrokerOptions(port=port, users=users, tls=tls, websockets=websockets)
     if chosen.startswith("mqtt://"):
-        return external_broker(chosen)
+        if not (users or tls or websockets):
+            return external_broker(chosen)
+        chosen = "amqtt"
     if chosen == "mosquitto":
         return start_mosquitto(options)
     return AmqttBroker.start(options)

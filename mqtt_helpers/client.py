@@ -65,8 +65,7 @@ def connect_client(
         set_nodelay(client)  # again after every reconnect: a new socket
         client.connect_flags = flags  # type: ignore[attr-defined]  # for lessons: session_present
         connacks.append(reason)
-        if reason.is_failure:
-            # Stop here: left alone, the network thread sleeps before retrying, and loop_stop() waits ~1 s for it.
+        if reason.is_failure:  # stop now: paho would sleep before retrying, and loop_stop() wait ~1 s for it
             client.disconnect()
         arrived.set()
 

@@ -171,10 +171,7 @@ class PacketTracer:
 
 
 def canonical_order(
-    events: Sequence[PacketEvent],
-    clients: Sequence[str] | None = None,
-    *,
-    packets: Iterable[str] | None = None,
+    events: Sequence[PacketEvent], clients: Sequence[str] | None = None, *, packets: Iterable[str] | None = None
 ) -> list[PacketEvent]:
     """Order events from several clients the same way every time: flow by flow, then client by client.
 

@@ -78,15 +78,8 @@ class Inbox:
             self._messages.append(message)
             self._changed.notify_all()
 
-    def wait(
-        self, count: int = 1, *, topic: str = "#", timeout: float = DEFAULT_TIMEOUT, sort: bool = False
-    ) -> Messages:
-        """Take the first ``count`` messages matching the filter ``topic`` out of the inbox.
-
-        Messages come in arrival order, which MQTT fixes per publisher and
-        topic; ``sort=True`` orders them by (topic, payload) for output that
-        stays the same when several publishers race.
-        """
+    def wait(self, count: int = 1, *, topic: str = "#", timeout: float = DEFAULT_TIMEOUT) -> Messages:
+        """Take the first ``count`` messages matching the filter ``topic`` out of the inbox, in arrival order."""
         with self._changed:
             if not self._changed.wait_for(lambda: len(self._matching(topic)) >= count, timeout):
                 got = self._matching(topic)
@@ -96,7 +89,7 @@ class Inbox:
                 )
             taken = self._matching(topic)[:count]
             self._remove(taken)
-        return sorted(taken, key=lambda m: (m.topic, m.payload)) if sort else taken
+        return taken
 
     def drain(self, topic: str = "#") -> Messages:
         """Take every message matching ``topic`` that has arrived so far, without waiting."""

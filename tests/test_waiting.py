@@ -57,12 +57,6 @@ def test_wait_filters_by_topic_and_leaves_the_rest(pair: Pair) -> None:
     assert [m.payload for m in inbox.drain()] == [b"2"]
 
 
-def test_sort_gives_a_stable_order(pair: Pair) -> None:
-    inbox, publisher = pair
-    publish_all(publisher, [("house/z", "1"), ("house/a", "2")])
-    assert [m.topic for m in inbox.wait(2, sort=True)] == ["house/a", "house/z"]
-
-
 def test_inbox_timeout_names_topic_address_and_timeout(pair: Pair) -> None:
     inbox, publisher = pair
     publish_all(publisher, [("house/a", "only one")])

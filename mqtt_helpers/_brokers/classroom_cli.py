@@ -1,0 +1,64 @@
+"""The command line of ``python -m mqtt_helpers.classroom``: start, print the addresses, serve until Ctrl-C.
+
+Part of the broker machinery: learners need not read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from mqtt_helpers._brokers.classroom import parse_learners, start_classroom
+from mqtt_helpers.handle import LOOPBACK, BrokerStartError
+
+DESCRIPTION = "One broker for a whole class: a private namespace per learner, class/ shared, a teacher who sees all."
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the classroom, print where everyone connects, and serve until Ctrl-C or SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m mqtt_helpers.classroom", description=DESCRIPTION)
+    parser.add_argument("--learners", required=True, help="comma-separated names, e.g. alice,bob")
+    parser.add_argument("--host", default=LOOPBACK, help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--teacher-password", help="password of user 'teacher' (default: generated and printed)")
+    parser.add_argument(
+        "--port", type=int, default=0, help="teacher's port; learners get the next ones (default: free ports)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        parse_learners(args.learners)
+    except ValueError as exc:
+        parser.error(str(exc))  # exits 2 with the usage line
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        classroom = start_classroom(
+            args.learners, host=args.host, teacher_password=args.teacher_password, port=args.port
+        )
+    except BrokerStartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        for name, handle in classroom.learners.items():
+            print(name, handle.url)
+        password = "as given" if args.teacher_password else classroom.teacher_password
+        print(TEACHER_LINE.format(url=classroom.teacher.url, password=password), flush=True)
+        if args.host not in (LOOPBACK, "localhost"):
+            print(
+                f"warning: learner ports on {args.host} have no passwords: anyone who can reach them can use them",
+                file=sys.stderr,
+            )
+        print(
+            "learners: MQTT_STUDY_BROKER=<their URL> jupyter lab  |  Ctrl-C stops the classroom",
+            file=sys.stderr,
+            flush=True,
+        )
+        stop.wait()
+    finally:
+        classroom.stop()
+    return 0
+
+
+TEACHER_LINE = "teacher {url} (username teacher, password {password})"

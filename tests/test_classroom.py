@@ -1,0 +1,584 @@
+"""The classroom broker on loopback: each learner private, class/ shared, the teacher sees all.
+
+Absence ("nothing else arrived") is never waited out: a client round-trips a
+marker through the broker (``Learner.sync``), and whatever the broker routed to
+it before the marker has arrived by the time the marker does. Where another
+learner's message must be absent, the teacher first receives it, which proves
+the broker already routed it.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from mqtt_helpers import BrokerHandle, ConnectionRefused, Inbox, close_client, connect_client, start_broker, wait_for
+from mqtt_helpers._brokers.classroom import (
+    Namespace,
+    encode_length,
+    parse_learners,
+    public_host,
+    split_packet,
+    start_classroom,
+)
+from mqtt_helpers.classroom import Classroom
+
+TIMEOUT = 10.0  # 30 learners at once on a busy 2-core machine
+PASSWORD = "chalk"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Learner:
+    """A paho client that records messages and disconnects, and can prove nothing more is on its way."""
+
+    def __init__(self, broker: BrokerHandle, client_id: str, *, clean_session: bool = True, **kwargs: Any) -> None:
+        self.inbox = Inbox()
+        self.dropped = threading.Event()
+        self._markers = Inbox()
+        self._sync_topic = f"sync/{uuid.uuid4().hex[:8]}"
+        # inbox=self: this object's on_message is in place before queued messages arrive after CONNACK
+        self.paho = connect_client(
+            broker,
+            client_id,
+            clean_session=clean_session,
+            timeout=TIMEOUT,
+            inbox=self,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self.session_present = bool(self.paho.connect_flags.session_present)  # set by connect_client
+        self.paho.on_disconnect = lambda *args: self.dropped.set()
+
+    def on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        target = self._markers if message.topic == self._sync_topic else self.inbox
+        target.on_message(client, userdata, message)
+
+    def subscribe(self, *filters: str) -> None:
+        from mqtt_helpers import subscribe
+
+        subscribe(self.paho, [(f, 1) for f in filters], timeout=TIMEOUT)
+
+    def publish(self, topic: str, payload: str | bytes, *, retain: bool = False) -> None:
+        self.paho.publish(topic, payload, qos=1, retain=retain).wait_for_publish(TIMEOUT)
+
+    def sync(self) -> None:
+        """Round-trip a marker: every message the broker routed here before it has now arrived."""
+        if not hasattr(self, "_synced_once"):
+            self.subscribe(self._sync_topic)
+            self._synced_once = True
+        marker = uuid.uuid4().hex
+        self.publish(self._sync_topic, marker)
+        got = self._markers.wait(1, timeout=TIMEOUT)
+        assert got[0].payload == marker.encode()
+
+    def received(self) -> list[tuple[str, bytes]]:
+        """After sync(): every message received and not yet taken, as (topic, payload)."""
+        return [(m.topic, m.payload) for m in self.inbox.drain("#") + self.inbox.drain("$SYS/#")]
+
+    def drop(self) -> None:
+        """End the connection without DISCONNECT, so the broker publishes the will."""
+        sock = self.paho.socket()
+        assert isinstance(sock, socket.socket)
+        sock.shutdown(socket.SHUT_RDWR)
+        wait_for(self.dropped, TIMEOUT, what="the dropped connection to be noticed")
+        self.paho.loop_stop()
+
+    def close(self) -> None:
+        self.paho.on_disconnect = None
+        close_client(self.paho)
+
+
+@pytest.fixture
+def classroom() -> Iterator[Classroom]:
+    with start_classroom(["alice", "bob"], teacher_password=PASSWORD) as room:
+        yield room
+
+
+@pytest.fixture
+def people() -> Iterator[Any]:
+    """``people(handle, client_id, ...)`` makes a Learner closed after the test."""
+    made: list[Learner] = []
+
+    def make(broker: BrokerHandle, client_id: str, **kwargs: Any) -> Learner:
+        made.append(Learner(broker, client_id, **kwargs))
+        return made[-1]
+
+    yield make
+    for person in made:
+        person.close()
+
+
+def teacher_of(room: Classroom, people: Any) -> Learner:
+    learner: Learner = people(room.teacher, "teacher-view", username="teacher", password=room.teacher_password)
+    return learner
+
+
+# --- a whole class at once ---------------------------------------------------------
+
+
+def run_notebook_00(handle: BrokerHandle, name: str) -> tuple[Learner, Learner]:
+    """Notebook 00's exchange, as a learner would type it: P1 echo, then switch -> bulb1."""
+    p1 = Learner(handle, "P1")
+    p1.subscribe("house/bulbs/bulb1")
+    p1.publish("house/bulbs/bulb1", f"OFF {name}")
+    p1.sync()  # the echo is in (the notebook waits for it too) before bulb1 subscribes
+    bulb = Learner(handle, "bulb1")
+    bulb.subscribe("house/bulbs/bulb1")
+    switch = Learner(handle, "switch")
+    for state in ("ON", "OFF", "ON"):
+        switch.publish("house/bulbs/bulb1", f"{state} {name}")
+    switch.close()
+    return p1, bulb
+
+
+def test_thirty_learners_with_the_same_ids_and_topics_each_get_exactly_their_own() -> None:
+    names = [f"learner{i:02d}" for i in range(30)]
+    with start_classroom(names, teacher_password=PASSWORD) as room:
+        teacher = Learner(room.teacher, "teacher", username="teacher", password=PASSWORD)
+        teacher.subscribe("learners/+/house/#")
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            pairs = dict(zip(names, pool.map(lambda n: run_notebook_00(room.learners[n], n), names), strict=False))
+        try:
+            # the teacher sees every learner's 4 messages, under their real names
+            seen = teacher.inbox.wait(4 * len(names), timeout=TIMEOUT)
+            assert sorted((m.topic, m.payload) for m in seen) == sorted(
+                (f"learners/{n}/house/bulbs/bulb1", f"{s} {n}".encode())
+                for n in names
+                for s in ("OFF", "ON", "OFF", "ON")
+            )
+            for name, (p1, bulb) in pairs.items():
+                p1.sync()
+                bulb.sync()
+                own = [("house/bulbs/bulb1", f"{s} {name}".encode()) for s in ("ON", "OFF", "ON")]
+                assert p1.received() == [("house/bulbs/bulb1", f"OFF {name}".encode()), *own], name
+                assert bulb.received() == own, name
+                assert not p1.dropped.is_set() and not bulb.dropped.is_set(), f"{name}'s client was kicked"
+            # (each switch has left; its connection may still be closing)
+            assert all({"P1", "bulb1"} <= set(ids) for ids in room.connected().values()), room.connected()
+        finally:
+            for p1, bulb in pairs.values():
+                p1.close()
+                bulb.close()
+            teacher.close()
+
+
+# --- isolation ---------------------------------------------------------------------------
+
+
+def test_same_client_id_in_two_namespaces_does_not_kick(classroom: Classroom, people: Any) -> None:
+    alice = people(classroom.learners["alice"], "P1")
+    bob = people(classroom.learners["bob"], "P1")
+    alice.sync()
+    bob.sync()
+    assert not alice.dropped.is_set() and not bob.dropped.is_set()
+    # within one namespace, the same id still takes over, as MQTT says [MQTT-3.1.4-2]
+    people(classroom.learners["alice"], "P1")
+    wait_for(alice.dropped, TIMEOUT, what="alice's first P1 to be taken over")
+    assert not bob.dropped.is_set()
+
+
+def test_wildcards_and_learners_topics_show_only_your_own(classroom: Classroom, people: Any) -> None:
+    teacher = teacher_of(classroom, people)
+    teacher.subscribe("learners/#")
+    alice = people(classroom.learners["alice"], "P1")
+    bob = people(classroom.learners["bob"], "P1")
+    bob.subscribe("#", "learners/#", "+/#")
+    alice.publish("house/a", "alice's")
+    bob.publish("learners/alice/house/a", "bob pretending")  # lands in bob's own namespace
+    teacher.publish("learners/alice/house/t", "for alice")
+    assert sorted((m.topic, m.payload) for m in teacher.inbox.wait(3, timeout=TIMEOUT)) == [
+        ("learners/alice/house/a", b"alice's"),
+        ("learners/alice/house/t", b"for alice"),
+        ("learners/bob/learners/alice/house/a", b"bob pretending"),
+    ]
+    bob.sync()
+    assert bob.received() == [("learners/alice/house/a", b"bob pretending")] * 3  # once per matching filter
+
+
+def test_teacher_reaches_one_learner_by_real_topic(classroom: Classroom, people: Any) -> None:
+    teacher = teacher_of(classroom, people)
+    alice = people(classroom.learners["alice"], "A")
+    bob = people(classroom.learners["bob"], "B")
+    alice.subscribe("house/#")
+    bob.subscribe("house/#")
+    teacher.publish("learners/alice/house/door", "open")
+    assert [(m.topic, m.payload) for m in alice.inbox.wait(1, timeout=TIMEOUT)] == [("house/door", b"open")]
+    bob.sync()
+    assert bob.received() == []
+
+
+def test_retained_messages_stay_in_their_namespace(classroom: Classroom, people: Any) -> None:
+    alice = people(classroom.learners["alice"], "P1")
+    alice.publish("house/state", "alice-retained", retain=True)
+    teacher = teacher_of(classroom, people)
+    teacher.subscribe("learners/+/house/state")
+    assert [(m.topic, m.payload) for m in teacher.inbox.wait(1, timeout=TIMEOUT)] == [
+        ("learners/alice/house/state", b"alice-retained")
+    ]
+    bob = people(classroom.learners["bob"], "P1")
+    bob.subscribe("house/state", "#")
+    bob.sync()
+    assert bob.received() == []
+    later = people(classroom.learners["alice"], "later")
+    later.subscribe("house/state")
+    assert [(m.topic, m.payload, m.retain) for m in later.inbox.wait(1, timeout=TIMEOUT)] == [
+        ("house/state", b"alice-retained", True)
+    ]
+    alice.publish("house/state", "", retain=True)  # a lesson clears what it retained
+
+
+def test_wills_stay_in_their_namespace(classroom: Classroom, people: Any) -> None:
+    teacher = teacher_of(classroom, people)
+    teacher.subscribe("learners/#")
+    alice_watch = people(classroom.learners["alice"], "watch")
+    bob_watch = people(classroom.learners["bob"], "watch")
+    alice_watch.subscribe("house/#")
+    bob_watch.subscribe("house/#")
+    sensor = people(classroom.learners["alice"], "sensor", will=("house/sensor/status", "offline", 1, False))
+    sensor.drop()
+    assert [(m.topic, m.payload) for m in alice_watch.inbox.wait(1, timeout=TIMEOUT)] == [
+        ("house/sensor/status", b"offline")
+    ]
+    assert [m.topic for m in teacher.inbox.wait(1, timeout=TIMEOUT)] == ["learners/alice/house/sensor/status"]
+    bob_watch.sync()
+    assert bob_watch.received() == []
+
+
+def test_persistent_sessions_stay_in_their_namespace(classroom: Classroom, people: Any) -> None:
+    first = people(classroom.learners["alice"], "P1", clean_session=False)
+    first.subscribe("house/#")
+    first.close()
+    bob = people(classroom.learners["bob"], "P1", clean_session=False)
+    assert not bob.session_present, "bob's P1 found alice's session"
+    bob.close()
+    people(classroom.learners["bob"], "P1", clean_session=True).close()  # bob leaves nothing behind
+    teacher = teacher_of(classroom, people)
+    teacher.publish("learners/alice/house/queued", "while away")
+    again = people(classroom.learners["alice"], "P1", clean_session=False)
+    assert again.session_present
+    assert [(m.topic, m.payload) for m in again.inbox.wait(1, timeout=TIMEOUT)] == [("house/queued", b"while away")]
+    again.close()
+    people(classroom.learners["alice"], "P1", clean_session=True)  # end the persistent session
+
+
+# --- the shared board ------------------------------------------------------------------------
+
+
+def test_class_topics_are_shared_but_not_matched_by_a_learners_hash(classroom: Classroom, people: Any) -> None:
+    teacher = teacher_of(classroom, people)
+    teacher.subscribe("class/#")
+    alice = people(classroom.learners["alice"], "P1")
+    bob = people(classroom.learners["bob"], "P1")
+    alice.subscribe("class/#")
+    bob.subscribe("class/+")
+    hash_only = people(classroom.learners["bob"], "everything")
+    hash_only.subscribe("#")
+    teacher.publish("class/demo", "from the teacher")
+    alice.publish("class/hello", "from alice")
+    expected = [("class/demo", b"from the teacher"), ("class/hello", b"from alice")]
+    for person in (teacher, alice, bob):
+        assert sorted((m.topic, m.payload) for m in person.inbox.wait(2, timeout=TIMEOUT)) == expected
+    hash_only.sync()
+    assert hash_only.received() == []
+
+
+def test_presence_topics_list_each_learners_connected_client_ids(classroom: Classroom, people: Any) -> None:
+    teacher = teacher_of(classroom, people)
+    teacher.subscribe("$SYS/classroom/learners/+")
+    listed = teacher.inbox.wait(2, topic="$SYS/#", timeout=TIMEOUT)  # ("#" never matches "$" topics)
+    presence = {m.topic: m.payload for m in listed}  # retained: everyone is listed
+    assert presence == {"$SYS/classroom/learners/alice": b"[]", "$SYS/classroom/learners/bob": b"[]"}
+    alice = people(classroom.learners["alice"], "P1")
+    got = teacher.inbox.wait(1, topic="$SYS/#", timeout=TIMEOUT)
+    assert [(m.topic, m.payload) for m in got] == [("$SYS/classroom/learners/alice", b'["P1"]')]
+    assert classroom.connected() == {"alice": ["P1"], "bob": []}
+    alice.close()
+    got = teacher.inbox.wait(1, topic="$SYS/#", timeout=TIMEOUT)
+    assert [(m.topic, m.payload) for m in got] == [("$SYS/classroom/learners/alice", b"[]")]
+    alice_hash = people(classroom.learners["alice"], "watch")
+    alice_hash.subscribe("#")
+    alice_hash.sync()
+    assert alice_hash.received() == [], "a learner's # matched a $SYS topic"
+
+
+def test_dashboard_shows_presence_latest_message_and_board(classroom: Classroom, people: Any) -> None:
+    from mqtt_helpers.classroom import ClassroomDashboard
+
+    teacher = connect_client(classroom.teacher, "dash", username="teacher", password=PASSWORD)
+    try:
+        dashboard = ClassroomDashboard(teacher, limit=2)
+        alice = people(classroom.learners["alice"], "P1")
+        alice.publish("house/<b>", "<i>hi</i>")
+        for n in range(3):
+            alice.publish(f"class/{n}", str(n))
+        wait_for(
+            lambda: (
+                dashboard.present == {"alice": ["P1"], "bob": []}
+                and len(dashboard.latest) == 1
+                and [t for t, _ in dashboard.board] == ["class/1", "class/2"]
+            ),
+            TIMEOUT,
+            what="the dashboard to catch up",
+        )
+        assert dashboard.summary().splitlines() == [
+            "alice      1 connected  latest: house/<b> '<i>hi</i>'",
+            "bob        0 connected  latest: -",
+            "board: class/1 '1'",
+            "board: class/2 '2'",
+        ]
+        assert "&lt;i&gt;hi&lt;/i&gt;" in dashboard.learners_table.value, "payloads are shown as text, not HTML"
+    finally:
+        close_client(teacher)
+
+
+# --- the teacher's port --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("username", "password"), [("teacher", "wrong"), ("teacher", None), (None, None), ("alice", PASSWORD)]
+)
+def test_teacher_port_refuses_wrong_or_missing_credentials(
+    classroom: Classroom, username: str | None, password: str | None
+) -> None:
+    with pytest.raises(ConnectionRefused, match="Not authorized|Bad user name or password"):
+        connect_client(classroom.teacher, "intruder", username=username, password=password, timeout=TIMEOUT)
+
+
+def test_generated_teacher_password_works() -> None:
+    with start_classroom("alice") as room:
+        assert len(room.teacher_password) >= 12
+        client = connect_client(room.teacher, "t", username="teacher", password=room.teacher_password)
+        close_client(client)
+
+
+# --- bad input, wire details, clean stop --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("", "no learners given"),
+        (" , ,", "no learners given"),
+        ("alice,a/b", "bad learner name 'a/b'"),
+        ("alice,house#", "bad learner name 'house#'"),
+        ("alice,Teacher", "'Teacher' cannot be a learner"),
+        ("alice,bob,Alice", "learner 'Alice' is listed twice"),
+    ],
+)
+def test_bad_learner_lists_say_what_is_wrong(given: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_learners(given)
+
+
+def test_packets_of_every_size_survive_the_rewrite(classroom: Classroom, people: Any) -> None:
+    """The prefix can push a packet's remaining length across 127 (one more length byte) and beyond."""
+    alice = people(classroom.learners["alice"], "P1")
+    alice.subscribe("house/#")
+    sizes = [*range(100, 140), 16_370, 16_400, 70_000]
+    for size in sizes:
+        alice.publish("house/blob", bytes(size % 251 for _ in range(size)))
+    assert [len(m.payload) for m in alice.inbox.wait(len(sizes), timeout=TIMEOUT)] == sizes
+
+
+def test_rewriting_is_exact_at_the_byte_level() -> None:
+    space = Namespace("alice")
+    publish = bytes([0x32]) + encode_length(9) + b"\x00\x03a/b\x00\x07hi"  # QoS 1, packet id 7
+    inside = space.inbound(publish)
+    assert inside == bytes([0x32]) + encode_length(24) + b"\x00\x12learners/alice/a/b\x00\x07hi"
+    assert space.outbound(inside) == publish
+    assert split_packet(inside + b"\xc0") == (inside, b"\xc0")
+    assert split_packet(inside[:-1]) is None
+    assert encode_length(127) == b"\x7f" and encode_length(128) == b"\x80\x01"
+    assert space.inside(b"class/x") == b"class/x" and space.inside(b"$SYS/x") == b"$SYS/x"
+    # CONNECT, client id "P1", will flag, will topic "$SYS/x" (a will could otherwise forge the presence topics)
+    connect = b"\x00\x04MQTT\x04\x06\x00\x3c" + b"\x00\x02P1" + b"\x00\x06$SYS/x" + b"\x00\x01!"
+    inside = space.inbound(bytes([0x10]) + encode_length(len(connect)) + connect)
+    assert b"\x00\x11learners/alice/P1\x00\x15learners/alice/$SYS/x\x00\x01!" in inside
+    assert space.client_id == "P1"
+
+
+def test_public_host_names_an_interface_for_every_interface_binds() -> None:
+    assert public_host("127.0.0.1") == "127.0.0.1"
+    assert public_host("0.0.0.0") not in ("0.0.0.0", "")
+
+
+def test_a_malformed_packet_closes_only_that_connection(classroom: Classroom, people: Any) -> None:
+    bystander = people(classroom.learners["alice"], "bystander")
+    with socket.create_connection((classroom.learners["alice"].host, classroom.learners["alice"].port), TIMEOUT) as raw:
+        raw.settimeout(TIMEOUT)
+        raw.sendall(b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01x")  # CONNECT, client id "x"
+        assert raw.recv(4) == b"\x20\x02\x00\x00"  # CONNACK accepted
+        raw.sendall(b"\x82\x06\x00\x01\x00\x09ab")  # SUBSCRIBE whose filter length runs past the packet
+        assert raw.recv(4) == b"", "the broker kept a connection that sent a malformed packet"
+    bystander.sync()
+
+
+def test_mqtt5_is_refused_as_by_a_private_broker(classroom: Classroom) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, "v5", protocol=mqtt.MQTTv5)
+    refused = threading.Event()
+    client.on_connect = lambda c, u, f, reason, p: refused.set() if reason.is_failure else None
+    client.on_disconnect = lambda *args: refused.set()
+    client.connect(classroom.learners["alice"].host, classroom.learners["alice"].port)
+    client.loop_start()
+    try:
+        wait_for(refused, TIMEOUT, what="amqtt to refuse an MQTT 5 CONNECT")
+    finally:
+        client.loop_stop()
+
+
+def accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def test_stop_leaves_no_thread_or_port() -> None:
+    threads_before = set(threading.enumerate())
+    room = start_classroom("alice,bob")
+    ports = [room.teacher.port, *(h.port for h in room.learners.values())]
+    client = connect_client(room.learners["alice"], "P1")
+    idle = socket.create_connection(("127.0.0.1", room.learners["bob"].port))  # never sends CONNECT
+    room.stop()
+    room.stop()
+    idle.close()
+    close_client(client)
+    assert set(threading.enumerate()) <= threads_before, "a classroom thread outlived stop()"
+    assert not any(accepts("127.0.0.1", p) for p in ports)
+
+
+def test_start_broker_points_at_a_learner_port_but_asks_for_extras_locally(classroom: Classroom, people: Any) -> None:
+    """Lessons use MQTT_STUDY_BROKER=mqtt://HOST:PORT; cells that need users, TLS or websockets get a private broker."""
+    url = classroom.learners["alice"].url
+    shared = start_broker(url)
+    assert (shared.kind, shared.host, shared.port) == ("external", "127.0.0.1", classroom.learners["alice"].port)
+    with start_broker(url, users={"alice": "s3cret"}, tls=True, websockets=True) as private:
+        assert private.kind == "amqtt" and private.port != shared.port
+        assert private.tls_port and private.ws_port and private.ca_file
+        close_client(connect_client(private, "P1", username="alice", password="s3cret", tls=True))
+    shared.stop()  # leaves the classroom alone
+    people(classroom.learners["alice"], "P1").sync()
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def default_sigint() -> None:
+    # A background job of a non-interactive shell starts with SIGINT ignored; a terminal's Ctrl-C does not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mqtt_helpers.classroom", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
+
+
+def read_lines(process: subprocess.Popen[str], count: int, timeout: float = 30.0) -> list[str]:
+    """The first ``count`` lines of stdout, failing (not hanging) if they do not come."""
+    assert process.stdout is not None and process.stderr is not None
+    fd, data = process.stdout.fileno(), b""  # raw reads: a buffered readline would hide later lines from select
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while data.count(b"\n") < count:
+            left = deadline - time.monotonic()
+            chunk = os.read(fd, 4096) if left > 0 and selector.select(left) else None
+            if not chunk:
+                process.kill()
+                pytest.fail(f"the classroom printed {data!r} (exit {process.wait()}); stderr: {process.stderr.read()}")
+            data += chunk
+    return data.decode().splitlines()[:count]
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_cli_prints_addresses_serves_and_exits_0_on_signal(stop_signal: int) -> None:
+    process = start_cli("--learners", "alice,bob", "--teacher-password", PASSWORD)
+    try:
+        lines = read_lines(process, 3)
+        urls = dict(line.split()[:2] for line in lines)
+        assert list(urls) == ["alice", "bob", "teacher"]
+        assert all(url.startswith("mqtt://127.0.0.1:") for url in urls.values())
+        assert PASSWORD not in lines[2], "a password the teacher typed is not echoed"
+        ports = {name: int(url.rsplit(":", 1)[1]) for name, url in urls.items()}
+        alice = Learner(BrokerHandle("external", "127.0.0.1", ports["alice"]), "P1")
+        alice.subscribe("house/#")
+        teacher = Learner(
+            BrokerHandle("external", "127.0.0.1", ports["teacher"]), "t", username="teacher", password=PASSWORD
+        )
+        teacher.publish("learners/alice/house/x", "hello")
+        assert [m.topic for m in alice.inbox.wait(1, timeout=TIMEOUT)] == ["house/x"]
+        alice.close()
+        teacher.close()
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=30) == 0
+        assert not any(accepts("127.0.0.1", p) for p in ports.values())
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def test_cli_prints_a_generated_password_and_warns_off_loopback() -> None:
+    process = start_cli("--learners", "alice", "--host", "127.0.0.2")
+    try:
+        lines = read_lines(process, 2)
+        assert lines[0].startswith("alice mqtt://127.0.0.2:")
+        password = lines[1].rsplit("password ", 1)[1].rstrip(")")
+        teacher_port = int(lines[1].split()[1].rsplit(":", 1)[1])
+        close_client(connect_client(("127.0.0.2", teacher_port), "t", username="teacher", password=password))
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        _, stderr = process.communicate()
+    assert "warning: learner ports on 127.0.0.2 have no passwords" in stderr
+
+
+@pytest.mark.parametrize("learners", ["", "alice,alice", "bad name"])
+def test_cli_rejects_bad_learner_lists_at_once(learners: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mqtt_helpers.classroom", "--learners", learners],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "error:" in done.stderr and done.stdout == ""
+
+
+def test_make_classroom_without_learners_says_how() -> None:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    done = subprocess.run(
+        ["make", "-s", "classroom", "LEARNERS="],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "make classroom LEARNERS=alice,bob" in done.stderr
