@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed
 SANITIZE := --nbval-sanitize-with tests/sanitize.cfg
 NOTEBOOKS := notebooks
 
-.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto notebooks img bench classroom clean
+.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto test-shared-broker notebooks img bench classroom clean
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on the notebooks"
 	@echo "make test     set up .venv, lint, and run every test, notebooks included"
 	@echo "make lint     ruff (lint and format check, notebooks' code cells too) and mypy --strict mqtt_helpers"
 	@echo "make test-fast  the unit tests without the slow soak-style ones (an inner loop of ~30 s)"
+	@echo "make test-shared-broker  the lessons twice in a row on one Mosquitto, then on one classroom learner's port"
 	@echo "make notebooks  re-execute every notebook in place (regenerates stored outputs)"
 	@echo "make img      regenerate the diagrams in img/"
 	@echo "make bench    compare the embedded broker with mosquitto"
@@ -54,6 +55,11 @@ test-notebooks: setup
 # The same stored outputs must hold on the reference broker.
 test-notebooks-mosquitto: setup
 	MQTT_STUDY_BROKER=mosquitto $(PY) -m pytest --nbval $(SANITIZE) $(NOTEBOOKS)
+
+# On a shared broker state outlives a notebook: every lesson must leave no retained message, session or will.
+test-shared-broker: setup
+	$(PY) scripts/shared_broker_check.py
+	$(PY) scripts/shared_broker_check.py --classroom
 
 notebooks: setup
 	$(PY) scripts/make_solutions.py $(NOTEBOOKS)
