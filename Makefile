@@ -13,7 +13,7 @@ help:
 	@echo "make test     set up .venv, lint, and run every test, notebooks included"
 	@echo "make lint     ruff (lint and format check, notebooks' code cells too) and mypy --strict mqtt_helpers"
 	@echo "make test-fast  the unit tests without the slow soak-style ones (an inner loop of ~30 s)"
-	@echo "make test-shared-broker  the lessons twice in a row on one Mosquitto, then on one classroom learner's port"
+	@echo "make test-shared-broker  lessons and solutions twice in a row on one Mosquitto, then one classroom learner's port"
 	@echo "make notebooks  re-execute every notebook in place (regenerates stored outputs)"
 	@echo "make img      regenerate the diagrams in img/"
 	@echo "make bench    compare the embedded broker with mosquitto"
@@ -58,8 +58,8 @@ test-notebooks-mosquitto: setup
 
 # On a shared broker state outlives a notebook: every lesson must leave no retained message, session or will.
 test-shared-broker: setup
-	$(PY) scripts/shared_broker_check.py
-	$(PY) scripts/shared_broker_check.py --classroom
+	$(PY) scripts/shared_broker_check.py --solutions
+	$(PY) scripts/shared_broker_check.py --solutions --classroom
 
 notebooks: setup
 	$(PY) scripts/make_solutions.py $(NOTEBOOKS)
