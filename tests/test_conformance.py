@@ -13,9 +13,11 @@ before the marker has arrived by the time the marker does.
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from importlib.metadata import version
 from typing import Any
@@ -24,7 +26,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 import pytest
 
-from mqtt_helpers import BrokerHandle, Inbox, Received, set_nodelay, start_broker, wait_for
+from mqtt_helpers import BrokerHandle, Inbox, Received, WaitTimeout, set_nodelay, start_broker, wait_for
 from mqtt_helpers.amqtt_fixes import AMQTT_VERSION
 
 TIMEOUT = 5.0
@@ -186,6 +188,16 @@ class Client:
         if self.paho.is_connected():
             self.paho.disconnect()
         self.paho.loop_stop()
+
+    def release(self) -> None:
+        """Close, and free paho's sockets now rather than at the next garbage collection.
+
+        paho's callbacks are bound methods of this object: a reference cycle. Tests
+        making hundreds of clients would otherwise pile up file descriptors past
+        1023, which paho's select() loop cannot watch (its thread dies, no CONNACK).
+        """
+        self.close()
+        self.paho.on_connect = self.paho.on_disconnect = self.paho.on_subscribe = self.paho.on_message = None
 
 
 @pytest.fixture
@@ -553,3 +565,62 @@ def test_good_credentials_accepted(secured: BrokerHandle, clients: Any, topic: s
     client.subscribe(topic, 1)
     client.publish(topic, "hi", 1)
     assert [m.text for m in client.expect()] == ["hi"]
+
+
+# --- acknowledged messages ------------------------------------------------------
+
+BURST = 5  # messages per publisher connection
+
+
+def publish_burst_and_leave(broker: BrokerHandle, topic: str, qos: int, leave: str) -> None:
+    """A fresh client publishes BURST messages, waits for every acknowledgement, and leaves at once."""
+    publisher = Client(broker)
+    try:
+        sent = [publisher.paho.publish(topic, str(i), qos) for i in range(BURST)]
+        for info in sent:
+            info.wait_for_publish(TIMEOUT)
+        assert all(info.is_published() for info in sent), f"the broker did not acknowledge every publish to {topic!r}"
+        if leave == "disconnect":
+            publisher.disconnect()
+        else:
+            publisher.drop()  # the socket closes right after the last acknowledgement, without DISCONNECT
+    finally:
+        publisher.release()
+
+
+def lost_and_duplicated(subscriber: Client, topics: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Wait for BURST messages on each topic; return {topic: messages lost} and {topic: duplicates}."""
+    expected = len(topics) * BURST
+    try:
+        got = subscriber.inbox.wait(expected)
+    except WaitTimeout:  # reported below, per topic
+        got = subscriber.inbox.drain()
+    subscriber.sync()  # whatever the broker sent before the marker has arrived
+    counts = Counter((m.topic, m.payload.decode()) for m in got + subscriber.rest())
+    lost = {t: n for t in topics if (n := sum(counts[t, str(i)] == 0 for i in range(BURST)))}
+    duplicated = {t: n for t in topics if (n := sum(max(counts[t, str(i)] - 1, 0) for i in range(BURST)))}
+    return lost, duplicated
+
+
+def check_rounds(broker: BrokerHandle, clients: Any, topic: str, qos: int, leave: str, rounds: int) -> None:
+    subscriber = clients(broker)
+    subscriber.subscribe(f"{topic}/#", qos)
+    topics = [f"{topic}/{round_}" for round_ in range(rounds)]
+    for round_topic in topics:
+        publish_burst_and_leave(broker, round_topic, qos, leave)
+    lost, duplicated = lost_and_duplicated(subscriber, topics)
+    assert not lost, f"acknowledged messages lost in {len(lost)} of {rounds} rounds: {lost}"
+    assert not duplicated, f"messages delivered twice in {len(duplicated)} of {rounds} rounds: {duplicated}"
+
+
+@pytest.mark.slow
+def test_acknowledged_qos1_messages_survive_an_immediate_disconnect(broker: BrokerHandle, clients: Any, topic: str) -> None:
+    """[MQTT-4.5.0-1] every message the broker acknowledged reaches the subscriber, exactly once,
+    even when its publisher disconnects right after the last PUBACK.
+
+    amqtt stopped routing a client's messages when it read the DISCONNECT: messages it had
+    acknowledged but not routed yet were lost. Measured without the fix, in rounds of 5: on
+    Python 3.13 about 1 round in 20, on 3.12 1 in 75, on 3.10 and 3.11 none. Many rounds make
+    that visible.
+    """
+    check_rounds(broker, clients, topic, qos=1, leave="disconnect", rounds=int(os.environ.get("ROUNDS", 200)))
