@@ -106,6 +106,10 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
         self._timeout_task: asyncio.Task[None] | None = None
         self._taken: ApplicationMessage | None = None  # handed to the broker's client loop, not routed yet
 
+    def attach(self, session: Session, reader: ReaderAdapter, writer: WriterAdapter) -> None:
+        """amqtt's attach, reading through a ``_YieldingReader`` (B10)."""
+        super().attach(session, _YieldingReader(reader), writer)
+
     # --- B9: received messages the broker has not routed yet ------------------
 
     async def mqtt_deliver_next_message(self) -> ApplicationMessage | None:
@@ -164,13 +168,37 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
             self._timeout_task = asyncio.ensure_future(self.handle_connection_closed())
 
 
+class _YieldingReader(ReaderAdapter):  # type: ignore[misc]  # amqtt ships no type information
+    """A connection's reader that lets the event loop run before each read.
+
+    amqtt's reader loop hands each packet to a new task and cancels the tasks still
+    pending when the connection ends. Up to Python 3.11 ``asyncio.wait_for`` ran each
+    read in a task of its own, so a packet's task started before the next read; since
+    3.12 it does not, and a DISCONNECT read together with the end of the connection
+    was cancelled before it started: the will was published after a clean disconnect.
+    """
+
+    def __init__(self, inner: ReaderAdapter) -> None:
+        self.inner = inner
+
+    async def read(self, n: int = -1) -> bytes:
+        # [MQTT-3.1.2-10] a DISCONNECT that was read is handled (and the will discarded)
+        await asyncio.sleep(0)
+        data: bytes = await self.inner.read(n)
+        return data
+
+    def feed_eof(self) -> None:
+        self.inner.feed_eof()
+
+
 class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type information
     """amqtt's ``Broker`` with the MQTT 3.1.1 behaviours the series teaches restored.
 
     Same constructor as ``amqtt.broker.Broker``.  Fixes, by measured bug id:
     B1 delivery QoS, B2 retained QoS, B3 retained replay on CONNECT, B4 retain flag
     of queued messages, B5 anonymous persistent sessions, B6/B7 client-id take-over,
-    B8 keep-alive, B9 acknowledged messages lost when their publisher leaves.
+    B8 keep-alive, B9 acknowledged messages lost when their publisher leaves, B10 will
+    published after a clean disconnect (Python 3.12+).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -342,7 +370,8 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
 
 def _client_closed(handler: BrokerProtocolHandler) -> bool:
     """Whether the client closed its side of this TCP connection (end of stream seen)."""
-    stream = getattr(handler.reader, "_reader", None)  # StreamReaderAdapter -> asyncio.StreamReader
+    reader = getattr(handler.reader, "inner", handler.reader)  # _YieldingReader -> amqtt's adapter
+    stream = getattr(reader, "_reader", None)  # StreamReaderAdapter -> asyncio.StreamReader
     return bool(getattr(stream, "_eof", False))
 
 

@@ -610,7 +610,7 @@ def check_rounds(broker: BrokerHandle, clients: Any, topic: str, qos: int, leave
     wrong = {t: received[t] for t in expected if received[t] != expected[t]}
     lost = sum(1 for t in wrong if set(expected[t]) - set(received[t]))
     assert not wrong, (
-        f"{len(wrong)} of {rounds} rounds wrong, {lost} of them missing messages the broker had acknowledged; "
+        f"{len(wrong)} of {rounds} rounds wrong, {lost} of them missing messages (acknowledged at QoS 1 and 2); "
         f"each must get {expected[next(iter(wrong))]}, got: {list(wrong.values())[:10]}"
     )
 
@@ -627,10 +627,15 @@ def test_acknowledged_qos1_messages_survive_an_immediate_disconnect(broker: Brok
     check_rounds(broker, clients, topic, qos=1, leave="disconnect", rounds=ROUNDS[broker.kind])
 
 
-@pytest.mark.parametrize(("qos", "leave"), [(2, "disconnect"), (1, "drop"), (2, "drop")])
+@pytest.mark.parametrize(("qos", "leave"), [(0, "disconnect"), (2, "disconnect"), (1, "drop"), (2, "drop")])
 def test_acknowledged_messages_survive_their_publisher_leaving(
     broker: BrokerHandle, clients: Any, topic: str, qos: int, leave: str
 ) -> None:
     """[MQTT-4.5.0-1] the same at QoS 2 (after PUBCOMP), and when the socket drops right after the
-    last acknowledgement; a dropped publisher's will [MQTT-3.1.2-8] comes after its messages."""
+    last acknowledgement; a dropped publisher's will [MQTT-3.1.2-8] comes after its messages.
+
+    QoS 0 has no acknowledgement, but its messages were sent before the DISCONNECT: Mosquitto
+    delivers them, and amqtt lost them the same way (B9), so a lesson's publish-then-disconnect
+    would differ between the brokers.
+    """
     check_rounds(broker, clients, topic, qos=qos, leave=leave, rounds=ROUNDS[broker.kind] // 5)
