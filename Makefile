@@ -6,11 +6,12 @@ STAMP  := $(VENV)/.installed
 SANITIZE := --nbval-sanitize-with tests/sanitize.cfg
 NOTEBOOKS := notebooks
 
-.PHONY: help setup lab test test-unit test-notebooks test-notebooks-mosquitto notebooks img bench clean
+.PHONY: help setup lab test test-unit test-notebooks test-notebooks-mosquitto test-lessons test-pythons notebooks img bench clean
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on the notebooks"
 	@echo "make test     set up .venv and run every test, notebooks included"
+	@echo "make test-pythons  the tests and lessons on every other supported Python (3.10-3.13)"
 	@echo "make notebooks  re-execute every notebook in place (regenerates stored outputs)"
 	@echo "make img      regenerate the diagrams in img/"
 	@echo "make bench    compare the embedded broker with mosquitto"
@@ -43,6 +44,15 @@ test-notebooks: setup
 test-notebooks-mosquitto: setup
 	MQTT_STUDY_BROKER=mosquitto $(PY) -m pytest --nbval $(SANITIZE) $(NOTEBOOKS)
 
+# The lessons only (not the solutions), as on the Pythons other than the default one.
+test-lessons: setup
+	$(PY) -m pytest --nbval $(SANITIZE) $(NOTEBOOKS)/*.ipynb
+
+# `make test` covers $(PYTHON); this tests the other supported versions, each in .venv-3.X.
+# PYTHONS="3.12 3.13" picks some; an interpreter not found fails the run only under CI=true.
+test-pythons:
+	PYTHON=$(PYTHON) MAKE=$(MAKE) bash scripts/test_pythons.sh $(PYTHONS)
+
 notebooks: setup
 	$(PY) scripts/make_solutions.py $(NOTEBOOKS)
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
@@ -54,4 +64,4 @@ bench: setup
 	$(PY) benchmarks/broker_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-3.* .pytest_cache
