@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SANITIZE := --nbval-sanitize-with tests/sanitize.cfg
 NOTEBOOKS := notebooks
 
-.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto test-shared-broker notebooks img bench classroom clean
+.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto test-shared-broker test-lessons test-pythons notebooks img bench classroom clean
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on the notebooks"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint     ruff (lint and format check, notebooks' code cells too) and mypy --strict mqtt_helpers"
 	@echo "make test-fast  the unit tests without the slow soak-style ones (an inner loop of ~30 s)"
 	@echo "make test-shared-broker  lessons and solutions twice in a row on one Mosquitto, then one classroom learner's port"
+	@echo "make test-pythons  the tests and lessons on every other supported Python (3.10-3.13)"
 	@echo "make notebooks  re-execute every notebook in place (regenerates stored outputs)"
 	@echo "make img      regenerate the diagrams in img/"
 	@echo "make bench    compare the embedded broker with mosquitto"
@@ -61,6 +62,15 @@ test-shared-broker: setup
 	$(PY) scripts/shared_broker_check.py --solutions
 	$(PY) scripts/shared_broker_check.py --solutions --classroom
 
+# The lessons only (not the solutions), as on the Pythons other than the default one.
+test-lessons: setup
+	$(PY) -m pytest --nbval $(SANITIZE) $(NOTEBOOKS)/*.ipynb
+
+# `make test` covers $(PYTHON); this tests the other supported versions, each in .venv-3.X.
+# PYTHONS="3.12 3.13" picks some; an interpreter not found fails the run only under CI=true.
+test-pythons:
+	PYTHON=$(PYTHON) MAKE=$(MAKE) bash scripts/test_pythons.sh $(PYTHONS)
+
 notebooks: setup
 	$(PY) scripts/make_solutions.py $(NOTEBOOKS)
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
@@ -80,4 +90,4 @@ classroom:
 	$(PY) -m mqtt_helpers.classroom --learners '$(LEARNERS)' --host '$(CLASSROOM_HOST)'
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-3.* .pytest_cache

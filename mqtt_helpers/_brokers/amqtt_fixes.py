@@ -104,6 +104,34 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
         super().__init__(*args, **kwargs)
         self.finished = asyncio.Event()
         self._timeout_task: asyncio.Task[None] | None = None
+        self._taken: ApplicationMessage | None = None  # handed to the broker's client loop, not routed yet
+
+    def attach(self, session: Session, reader: ReaderAdapter, writer: WriterAdapter) -> None:
+        """amqtt's attach, reading through a ``_YieldingReader`` (B10)."""
+        super().attach(session, _YieldingReader(reader), writer)
+
+    # --- B9: received messages the broker has not routed yet ------------------
+
+    async def mqtt_deliver_next_message(self) -> ApplicationMessage | None:
+        """amqtt's next received message, remembered until the broker routes it."""
+        self._taken = await super().mqtt_deliver_next_message()
+        return self._taken
+
+    def claim(self, message: ApplicationMessage | None) -> bool:
+        """Whether the broker should route ``message`` now (False: ``unrouted`` already took it)."""
+        if message is not self._taken:
+            return False
+        self._taken = None
+        return True
+
+    def unrouted(self) -> list[ApplicationMessage]:
+        """Take every received message not routed yet, in arrival order."""
+        messages = [] if self._taken is None else [self._taken]
+        self._taken = None
+        queue = self.session.delivered_message_queue
+        while not queue.empty():
+            messages.append(queue.get_nowait())
+        return messages
 
     async def _handle_qos1_message_flow(self, app_message: Any) -> None:
         """amqtt's QoS 1 flow; an outgoing message not yet acknowledged stays in the session."""
@@ -140,13 +168,37 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
             self._timeout_task = asyncio.ensure_future(self.handle_connection_closed())
 
 
+class _YieldingReader(ReaderAdapter):  # type: ignore[misc]  # amqtt ships no type information
+    """A connection's reader that lets the event loop run before each read.
+
+    amqtt's reader loop hands each packet to a new task and cancels the tasks still
+    pending when the connection ends. Up to Python 3.11 ``asyncio.wait_for`` ran each
+    read in a task of its own, so a packet's task started before the next read; since
+    3.12 it does not, and a DISCONNECT read together with the end of the connection
+    was cancelled before it started: the will was published after a clean disconnect.
+    """
+
+    def __init__(self, inner: ReaderAdapter) -> None:
+        self.inner = inner
+
+    async def read(self, n: int = -1) -> bytes:
+        # [MQTT-3.1.2-10] a DISCONNECT that was read is handled (and the will discarded)
+        await asyncio.sleep(0)
+        data: bytes = await self.inner.read(n)
+        return data
+
+    def feed_eof(self) -> None:
+        self.inner.feed_eof()
+
+
 class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type information
     """amqtt's ``Broker`` with the MQTT 3.1.1 behaviours the series teaches restored.
 
     Same constructor as ``amqtt.broker.Broker``.  Fixes, by measured bug id:
     B1 delivery QoS, B2 retained QoS, B3 retained replay on CONNECT, B4 retain flag
     of queued messages, B5 anonymous persistent sessions, B6/B7 client-id take-over,
-    B8 keep-alive.
+    B8 keep-alive, B9 acknowledged messages lost when their publisher leaves, B10 will
+    published after a clean disconnect (Python 3.12+).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -156,6 +208,15 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
     # --- B1: delivery QoS -------------------------------------------------
 
     async def _handle_message_delivery(
+        self, client_session: Session, handler: BrokerProtocolHandler, wait_deliver: asyncio.Future[Any]
+    ) -> bool:
+        """Route a received message, unless it was routed when its client left (B9)."""
+        assert isinstance(handler, _ConformantHandler), "handler comes from _initialize_client_session"
+        if not handler.claim(wait_deliver.result()):
+            return True
+        return await self._route(client_session, handler, wait_deliver)
+
+    async def _route(
         self, client_session: Session, handler: BrokerProtocolHandler, wait_deliver: asyncio.Future[Any]
     ) -> bool:
         """Remember the incoming PUBLISH's QoS while amqtt routes it."""
@@ -257,6 +318,23 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
                 del self._connections[client_id]
             handler.finished.set()
 
+    async def _handle_disconnect(
+        self, client_session: Session, handler: BrokerProtocolHandler, disconnect_waiter: asyncio.Future[Any]
+    ) -> None:
+        """Route what the client published before it left, then end the connection as amqtt does (B9).
+
+        amqtt acknowledges a PUBLISH once it is in the session's delivery queue, and its
+        client loop stops at the DISCONNECT (or the lost connection) and drops what it had
+        not routed yet: still queued, or just taken by the cancelled delivery waiter. On
+        Python 3.12 and 3.13 that lost messages published just before leaving.
+        """
+        assert isinstance(handler, _ConformantHandler), "handler comes from _initialize_client_session"
+        # [MQTT-4.5.0-1] a message the server took ownership of (PUBACK, PUBREC sent) goes to
+        # every matching subscription; routed before the will, as the client published it first
+        for message in handler.unrouted():
+            await self._route(client_session, handler, _completed(message))
+        await super()._handle_disconnect(client_session, handler, disconnect_waiter)
+
     async def _close_connection(self, client_id: str, new_session: Session) -> None:
         """Close the live connection of ``client_id`` (if any) as a network failure, and wait for it."""
         old = self._connections.get(client_id)
@@ -295,7 +373,8 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
 
 def _client_closed(handler: BrokerProtocolHandler) -> bool:
     """Whether the client closed its side of this TCP connection (end of stream seen)."""
-    stream = getattr(handler.reader, "_reader", None)  # StreamReaderAdapter -> asyncio.StreamReader
+    reader = getattr(handler.reader, "inner", handler.reader)  # _YieldingReader -> amqtt's adapter
+    stream = getattr(reader, "_reader", None)  # StreamReaderAdapter -> asyncio.StreamReader
     return bool(getattr(stream, "_eof", False))
 
 
@@ -309,6 +388,13 @@ def _abort(writer: WriterAdapter | None) -> None:
     websocket = getattr(writer, "_protocol", None)  # WebSocketsWriter
     if websocket is not None and getattr(websocket, "transport", None) is not None:
         websocket.transport.abort()
+
+
+def _completed(result: _T) -> asyncio.Future[_T]:
+    """A future already holding ``result`` (amqtt's routing takes the delivery waiter's future)."""
+    future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+    future.set_result(result)
+    return future
 
 
 def _qos_or(qos: int | None, default: int) -> int:
