@@ -27,9 +27,12 @@ $(STAMP): pyproject.toml | $(PY)
 setup: $(STAMP)
 
 # Root stays the repo (notebooks link to ../img); the series opens at its first lesson.
+# jupyter-config/ holds the project's JupyterLab defaults (no "Jupyter news?" pop-up); the user's own settings still win.
+# tests/browser starts JupyterLab with this same command (`make -n lab`).
 LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_ENV := JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))"
 lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(LAB_FLAGS) $(NOTEBOOKS)/00-getting-started.ipynb
+	$(LAB_ENV) $(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(LAB_FLAGS) $(NOTEBOOKS)/00-getting-started.ipynb
 
 test: test-unit test-notebooks
 
