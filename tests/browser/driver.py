@@ -198,3 +198,26 @@ def save(page: Any, lab: Lab, path: str) -> dict[str, Any]:
             raise TimeoutError(f"{path} was not saved within 30 s")
         time.sleep(0.2)  # polling the server's file; the save is an HTTP request we cannot hook from here
     return lab.saved_notebook(path)
+
+
+# --- notebook 00's play section (mqtt_helpers.widgets.PublishPanel and MessageMonitor) --------------------------------
+
+def play_section(page: Any) -> tuple[Any, Any]:
+    """The publish panel (the widget box around the Publish button) and the monitor's message table."""
+    panel = page.get_by_role("button", name="Publish").locator("xpath=..")
+    monitor = page.locator(".widget-html table", has=page.locator("th", has_text="payload"))
+    return panel, monitor
+
+
+def status_line(panel: Any) -> Any:
+    """The panel's answer to the last Publish (a Label widget below the button)."""
+    return panel.locator(":scope > .widget-label")
+
+
+def publish(panel: Any, topic: str, payload: str, qos: int | None = None) -> None:
+    """Type ``topic`` and ``payload`` into the panel (and pick ``qos``), then press Publish."""
+    panel.get_by_label("topic", exact=True).fill(topic)
+    panel.get_by_label("payload", exact=True).fill(payload)
+    if qos is not None:
+        panel.get_by_label("QoS", exact=True).select_option(str(qos))
+    panel.get_by_role("button", name="Publish").click()

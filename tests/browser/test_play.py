@@ -6,29 +6,10 @@ import re
 import secrets
 from typing import Any
 
-from tests.browser.driver import Lab, clear_and_run_all, open_notebook
+from tests.browser.driver import Lab, clear_and_run_all, open_notebook, play_section, publish, status_line
 
 NOTEBOOK = "notebooks/00-getting-started.ipynb"
 SHOWS = 30_000  # ms; an upper bound for a round trip through the broker to reach the page, not a pause
-
-
-def play_section(page: Any) -> tuple[Any, Any]:
-    """The publish panel (the widget box around the Publish button) and the monitor's message table."""
-    panel = page.get_by_role("button", name="Publish").locator("xpath=..")
-    monitor = page.locator(".widget-html table", has=page.locator("th", has_text="payload"))
-    return panel, monitor
-
-
-def status_line(panel: Any) -> Any:
-    """The panel's answer to the last Publish (a Label widget below the button)."""
-    return panel.locator(":scope > .widget-label")
-
-
-def publish(panel: Any, topic: str, payload: str) -> None:
-    """Type ``topic`` and ``payload`` into the panel and press Publish."""
-    panel.get_by_label("topic", exact=True).fill(topic)
-    panel.get_by_label("payload", exact=True).fill(payload)
-    panel.get_by_role("button", name="Publish").click()
 
 
 def test_publish_after_run_all_shows_in_monitor(page: Any, lab: Lab) -> None:
