@@ -11,6 +11,7 @@ JupyterLab runs with `make lab`'s command on a temporary copy of the repository,
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +31,7 @@ from tests.browser.driver import (  # noqa: E402 - the repository root must be i
     status_line,
 )
 
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT = {"width": 1280, "height": 1000}
 SHOWS = 30_000  # ms; upper bound for the broker round trip to reach the page
 # What the panel sends for the picture; garden/light is outside the monitor's house/# and so does not appear.
 MESSAGES = [("house/bulbs/bulb1", "ON", 0), ("house/kitchen/light", "DIM", 1), ("garden/light", "ON", 0),
@@ -43,8 +44,24 @@ def hide_file_browser(page: Any) -> None:
 
 
 def scroll_to_top(element: Any) -> None:
-    """Put ``element`` at the top of the notebook's scroll area."""
-    element.evaluate("e => e.scrollIntoView({block: 'start'})")
+    """Put ``element`` at the top of the notebook's scroll area.
+
+    Cells off screen are laid out lazily (content-visibility), so the first scroll can move heights above the target:
+    scroll, let the browser render two frames, and scroll again.
+    """
+    for _ in range(2):
+        element.evaluate("""e => new Promise(done => {
+            e.scrollIntoView({block: 'start'});
+            requestAnimationFrame(() => requestAnimationFrame(done));
+        })""")
+
+
+def shoot(page: Any, lab: Lab, out: Path, **clip: Any) -> None:
+    """Save the page (or ``clip``) as ``out``, unless JupyterLab is showing a dialog over it."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        raise SystemExit(f"not writing {out}: JupyterLab shows a dialog: {dialog.inner_text()!r}\n{lab.log()}")
+    page.screenshot(path=out, **clip)
 
 
 def qos_diagram(page: Any, lab: Lab, out: Path) -> None:
@@ -54,8 +71,9 @@ def qos_diagram(page: Any, lab: Lab, out: Path) -> None:
     clear_and_run_all(page)
     cell = page.locator(f"{NOTEBOOK} .jp-CodeCell", has_text="draw_sequence(flow1").first
     cell.locator(".jp-OutputArea-output img").wait_for()
-    scroll_to_top(cell.locator("xpath=preceding-sibling::div[contains(@class, 'jp-Cell')][1]"))  # the prose before it
-    page.screenshot(path=out)
+    heading = page.locator(f"{NOTEBOOK} .jp-MarkdownCell", has=page.locator("h3", has_text="QoS 1: at least once")).first
+    scroll_to_top(heading)  # the prose, the trace, then the diagram drawn from it
+    shoot(page, lab, out)
 
 
 def play_panel(page: Any, lab: Lab, out: Path) -> None:
@@ -80,11 +98,13 @@ def play_panel(page: Any, lab: Lab, out: Path) -> None:
     scroll_to_top(monitor_cell)
     top, bottom = monitor_cell.bounding_box(), panel_cell.bounding_box()
     area = page.locator(NOTEBOOK).bounding_box()
-    page.screenshot(path=out, clip={"x": area["x"], "y": top["y"] - 8, "width": area["width"],
+    shoot(page, lab, out, clip={"x": area["x"], "y": top["y"] - 8, "width": area["width"],
                                     "height": bottom["y"] + bottom["height"] - top["y"] + 16})
 
 
 def main() -> None:
+    # A plain `kill` should still stop JupyterLab and Chromium: turn SIGTERM into SystemExit so the `with` blocks run.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", default="img", type=Path, help="directory for the PNG files (default: img)")
     args = parser.parse_args()

@@ -12,7 +12,6 @@ import os
 import secrets
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -81,8 +80,9 @@ class Lab:
         env.update(HOME=str(self.home), JUPYTER_RUNTIME_DIR=str(workdir / "runtime"))
         self.log_path = workdir / "lab.log"
         self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(["bash", "-c", command], cwd=self.repo, env=env, stdout=self._log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        # `exec env`: the shell becomes JupyterLab itself, so stopping (or Ctrl-C on the test run) reaches the server.
+        self.process = subprocess.Popen(["bash", "-c", f"exec env {command}"], cwd=self.repo, env=env,
+                                        stdout=self._log, stderr=subprocess.STDOUT)
         self._wait_until_up()
 
     def _wait_until_up(self) -> None:
@@ -125,17 +125,17 @@ class Lab:
             urllib.request.urlopen(request, timeout=30).close()
 
     def stop(self) -> None:
-        """Shut down the kernels, then end the server (its process group)."""
+        """Shut down the kernels, then end the server."""
         if self.process.poll() is None:
             try:
                 self.shutdown_kernels()
             except (urllib.error.URLError, ConnectionError):
                 pass  # the server is going away anyway; its own shutdown stops the kernels too
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.terminate()
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.kill()
                 self.process.wait(timeout=10)
         self._log.close()
 
@@ -150,14 +150,17 @@ class Lab:
 # Typed loosely: Playwright is imported only where it is installed (the suite skips or fails cleanly without it).
 
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
-# True once the visible notebook ran to the end: the kernel is idle and no cell is queued or running ("[*]").
+# "finished" once the visible notebook ran to the end: the kernel is idle and no cell is queued or running ("[*]");
+# the text of a dialog if JupyterLab asks something instead (a dead kernel, say), which no wait would end.
 RUN_FINISHED = """() => {
+    const dialog = document.querySelector('.jp-Dialog');
+    if (dialog) return 'dialog: ' + dialog.innerText.replace(/\\s+/g, ' ');
     const panel = document.querySelector('%s');
     if (!panel) return false;
     const indicator = panel.querySelector('.jp-Notebook-ExecutionIndicator');
     const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
     return indicator !== null && indicator.dataset.status === 'idle' && prompts.length > 0
-        && prompts.every(p => !p.textContent.includes('*')) && /\\d/.test(prompts[0].textContent);
+        && prompts.every(p => !p.textContent.includes('*')) && /\\d/.test(prompts[0].textContent) && 'finished';
 }""" % NOTEBOOK
 
 
@@ -185,7 +188,9 @@ def clear_and_run_all(page: Any, timeout: float = RUN_ALL_TIMEOUT) -> None:
     """Edit > Clear Outputs of All Cells, Run > Run All Cells, then wait until the kernel is idle again."""
     menu(page, "Edit", "Clear Outputs of All Cells")
     menu(page, "Run", "Run All Cells")
-    page.wait_for_function(RUN_FINISHED, timeout=timeout * 1000, polling=250)
+    outcome = page.wait_for_function(RUN_FINISHED, timeout=timeout * 1000, polling=250).json_value()
+    if outcome != "finished":
+        raise RuntimeError(f"Run All did not finish: JupyterLab shows a {outcome}")
 
 
 def save(page: Any, lab: Lab, path: str) -> dict[str, Any]:
