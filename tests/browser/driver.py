@@ -31,8 +31,9 @@ RUN_ALL_TIMEOUT = 600.0
 
 
 def chromium_path() -> str | None:
-    """Debian's Chromium (or $CHROMIUM), or None when it is not installed."""
-    for candidate in (os.environ.get("CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
+    """$CHROMIUM when set, else Debian's Chromium; None when that is not an executable file."""
+    chosen = os.environ.get("CHROMIUM")
+    for candidate in [chosen] if chosen else [shutil.which("chromium"), "/usr/bin/chromium"]:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
