@@ -27,7 +27,7 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
 # Not copied into the temporary repository: they are large, machine-specific or rebuilt on demand.
 SKIP_COPY = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".mypy_cache")
 START_TIMEOUT = 90.0
-RUN_ALL_TIMEOUT = 600.0
+RUN_ALL_TIMEOUT = 300.0  # s; the slowest lesson takes about 20 s
 
 
 def chromium_path() -> str | None:
@@ -165,6 +165,21 @@ RUN_FINISHED = """() => {
 }""" % NOTEBOOK
 
 
+# What a stuck Run All looks like: the kernel's state and the cells still queued or running.
+RUN_STATE = """() => {
+    const panel = document.querySelector('%s');
+    if (!panel) return 'no notebook is showing';
+    const indicator = panel.querySelector('.jp-Notebook-ExecutionIndicator');
+    const kernel = document.querySelector('.jp-StatusBar-Widget')?.innerText.replace(/\\s+/g, ' ');
+    const cells = [...panel.querySelectorAll('.jp-CodeCell')];
+    const waiting = cells.map((c, i) => [i, c]).filter(([i, c]) =>
+        (c.querySelector('.jp-InputArea-prompt')?.textContent || '').includes('*'));
+    const first = waiting.length ? waiting[0][1].querySelector('.jp-InputArea-editor')?.innerText.slice(0, 200) : '';
+    return `execution indicator ${indicator?.dataset.status}; status bar: ${kernel}; `
+        + `${waiting.length} of ${cells.length} code cells queued or running, the first (code cell ${waiting.length ? waiting[0][0] + 1 : '-'}): ${first}`;
+}""" % NOTEBOOK
+
+
 def launch_chromium(playwright: Any) -> Any:
     """Debian's Chromium, headless, with nothing that phones home."""
     path = chromium_path()
@@ -173,10 +188,35 @@ def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_FLAGS)
 
 
+# "ready" once the notebook's kernel is up and idle (the status bar's "Python 3 (ipykernel) | Idle"); "select" when
+# JupyterLab asks which kernel to start instead; another dialog's text otherwise.
+KERNEL_READY = """() => {
+    const dialog = document.querySelector('.jp-Dialog');
+    if (dialog) return dialog.innerText.includes('Select Kernel') ? 'select' : 'dialog: ' + dialog.innerText;
+    const items = [...document.querySelectorAll('.jp-StatusBar-TextItem')].map(e => e.textContent);
+    return document.querySelector('%s') !== null && items.some(t => /\\|\\s*Idle/.test(t)) && 'ready';
+}""" % NOTEBOOK
+
+
 def open_notebook(page: Any, lab: Lab, path: str) -> None:
-    """Open ``path`` in JupyterLab (in a fresh workspace, so no earlier tab reopens) and wait until its kernel is ready."""
+    """Open ``path`` in JupyterLab (in a fresh workspace, so no earlier tab reopens) and wait until its kernel is idle.
+
+    On a busy machine JupyterLab sometimes asks "Select Kernel" for a notebook that names its kernel (it looked
+    before the kernel list had loaded); a learner accepts the suggested Python 3, and so does this.
+    """
     page.goto(lab.url(f"lab/workspaces/{secrets.token_hex(4)}/tree/{path}"))
-    page.wait_for_selector(f"{NOTEBOOK} .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    wait_for_kernel(page, path)
+
+
+def wait_for_kernel(page: Any, path: str) -> None:
+    """Wait until the visible notebook's kernel is idle, accepting JupyterLab's suggested kernel if it asks."""
+    for _ in range(2):
+        state = page.wait_for_function(KERNEL_READY, timeout=120_000, polling=250).json_value()
+        if state != "select":
+            break
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+    if state != "ready":
+        raise RuntimeError(f"{path}: the kernel did not start; JupyterLab shows {state!r}")
 
 
 def menu(page: Any, top: str, item: str) -> None:
@@ -189,7 +229,12 @@ def clear_and_run_all(page: Any, timeout: float = RUN_ALL_TIMEOUT) -> None:
     """Edit > Clear Outputs of All Cells, Run > Run All Cells, then wait until the kernel is idle again."""
     menu(page, "Edit", "Clear Outputs of All Cells")
     menu(page, "Run", "Run All Cells")
-    outcome = page.wait_for_function(RUN_FINISHED, timeout=timeout * 1000, polling=250).json_value()
+    try:
+        outcome = page.wait_for_function(RUN_FINISHED, timeout=timeout * 1000, polling=250).json_value()
+    except Exception as exc:  # Playwright's TimeoutError; say what the page showed instead
+        if "Timeout" not in type(exc).__name__:
+            raise
+        raise TimeoutError(f"Run All did not finish within {timeout:.0f} s: {page.evaluate(RUN_STATE)}") from None
     if outcome != "finished":
         raise RuntimeError(f"Run All did not finish: JupyterLab shows a {outcome}")
 

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from tests.browser.conftest import notebook_id
-from tests.browser.driver import NOTEBOOK, ROOT, Lab, open_notebook
+from tests.browser.driver import NOTEBOOK, ROOT, Lab, open_notebook, wait_for_kernel
 
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
@@ -81,4 +81,4 @@ def test_clicking_next_opens_the_next_lesson(page: Any, lab: Lab) -> None:
     page.locator(NOTEBOOK).get_by_role("link", name=text.group(1)).last.click()
     # JupyterLab opens the linked notebook in a new tab, which becomes the visible one.
     page.locator(".lm-TabBar-tab.lm-mod-current", has_text=second.name).wait_for()
-    page.wait_for_selector(f"{NOTEBOOK} .jp-Notebook-ExecutionIndicator[data-status='idle']")
+    wait_for_kernel(page, second.name)
