@@ -27,6 +27,8 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
 # Not copied into the temporary repository: they are large, machine-specific or rebuilt on demand.
 SKIP_COPY = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".mypy_cache")
 START_TIMEOUT = 90.0
+# The server is on 127.0.0.1: never send its requests through an http_proxy from the environment.
+LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 RUN_ALL_TIMEOUT = 300.0  # s; the slowest lesson takes about 20 s
 
 
@@ -110,7 +112,7 @@ class Lab:
     def api(self, path: str) -> Any:
         """GET a REST endpoint and decode its JSON."""
         request = urllib.request.Request(f"{self.base}{path}", headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with LOCAL.open(request, timeout=10) as response:
             return json.load(response)
 
     def saved_notebook(self, path: str) -> dict[str, Any]:
@@ -123,7 +125,7 @@ class Lab:
         for session in self.api("api/sessions"):
             request = urllib.request.Request(f"{self.base}api/sessions/{session['id']}", method="DELETE",
                                              headers={"Authorization": f"token {self.token}"})
-            urllib.request.urlopen(request, timeout=30).close()
+            LOCAL.open(request, timeout=30).close()
 
     def stop(self) -> None:
         """Shut down the kernels, then end the server."""
