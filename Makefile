@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SANITIZE := --nbval-sanitize-with tests/sanitize.cfg
 NOTEBOOKS := notebooks
 
-.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto test-shared-broker test-lessons test-pythons notebooks img bench classroom clean
+.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto test-browser test-shared-broker test-lessons test-pythons notebooks img screenshots bench classroom clean
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on the notebooks"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-pythons  the tests and lessons on every other supported Python (3.10-3.13)"
 	@echo "make notebooks  re-execute every notebook in place (regenerates stored outputs)"
 	@echo "make img      regenerate the diagrams in img/"
+	@echo "make screenshots  regenerate the JupyterLab screenshots in img/ (needs Chromium)"
 	@echo "make bench    compare the embedded broker with mosquitto"
 	@echo "make classroom LEARNERS=alice,bob  one broker for a class (CLASSROOM_HOST=0.0.0.0 opens it to the network)"
 
@@ -32,9 +33,12 @@ $(STAMP): pyproject.toml | $(PY)
 setup: $(STAMP)
 
 # Root stays the repo (notebooks link to ../img); the series opens at its first lesson.
+# jupyter-config/ holds the project's JupyterLab defaults (no "Jupyter news?" pop-up); the user's own settings still win.
+# tests/browser starts JupyterLab with this same command (`make -n lab`).
 LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_ENV := JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))"
 lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(LAB_FLAGS) $(NOTEBOOKS)/00-getting-started.ipynb
+	$(LAB_ENV) $(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(LAB_FLAGS) $(NOTEBOOKS)/00-getting-started.ipynb
 
 # Configuration in pyproject.toml ([tool.ruff], [tool.mypy]).
 lint: setup
@@ -42,13 +46,17 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict mqtt_helpers
 
-test: lint test-unit test-notebooks
+test: lint test-unit test-notebooks test-browser
 
 test-unit: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --ignore=tests/browser
+
+# The lessons in real JupyterLab and Chromium (skipped without Chromium, failing under CI=true).
+test-browser: setup
+	$(PY) -m pytest tests/browser
 
 test-fast: setup
-	$(PY) -m pytest -m "not slow" tests
+	$(PY) -m pytest -m "not slow" tests --ignore=tests/browser
 
 test-notebooks: setup
 	$(PY) -m pytest --nbval $(SANITIZE) $(NOTEBOOKS)
@@ -77,6 +85,9 @@ notebooks: setup
 
 img: setup
 	$(PY) scripts/make_diagrams.py img
+
+screenshots: setup
+	$(PY) scripts/screenshots.py img
 
 bench: setup
 	$(PY) benchmarks/broker_bench.py

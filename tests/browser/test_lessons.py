@@ -1,0 +1,39 @@
+"""Every lesson runs to the end with Run All in real JupyterLab, as a learner runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import notebook_id
+from tests.browser.driver import ROOT, Lab, clear_and_run_all, open_notebook, save
+
+LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+NEWS_POPUP = "official Jupyter news"
+
+
+def test_every_lesson_is_collected() -> None:
+    assert len(LESSONS) >= 8, f"expected the numbered lessons in {ROOT / 'notebooks'}, found {LESSONS}"
+
+
+@pytest.mark.parametrize("notebook", LESSONS, ids=notebook_id)
+def test_run_all(page: Any, lab: Lab, notebook: Path) -> None:
+    path = notebook.relative_to(ROOT).as_posix()
+    open_notebook(page, lab, path)
+    clear_and_run_all(page)
+    saved = save(page, lab, path)
+
+    code = [(number, cell) for number, cell in enumerate(saved["cells"], 1) if cell["cell_type"] == "code"]
+    never_ran = [number for number, cell in code if cell["execution_count"] is None]
+    assert not never_ran, f"{path}: Run All stopped before cells {never_ran} (cell numbers count markdown too)"
+    unexpected = {
+        number: f"{output['ename']}: {output['evalue']}"
+        for number, cell in code
+        for output in cell["outputs"]
+        if output["output_type"] == "error" and "raises-exception" not in cell["metadata"].get("tags", [])
+    }
+    assert not unexpected, f"{path}: errors in cells not tagged raises-exception: {unexpected}"
+    # The news pop-up comes right after JupyterLab starts; Run All finished long after, so it would be showing now.
+    assert page.get_by_text(NEWS_POPUP).count() == 0, "JupyterLab asked about Jupyter news: jupyter-config/ not used?"
