@@ -65,3 +65,10 @@ def page(browser: Any, lab: Lab) -> Iterator[Any]:
 def notebook_id(path: Path) -> str:
     """Test ids by notebook name: test_run_all[00-getting-started]."""
     return path.stem
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives JupyterLab in Chromium takes seconds: ``pytest -m "not slow"`` leaves it out."""
+    for item in items:
+        if {"lab", "browser", "page"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
