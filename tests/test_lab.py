@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shlex
@@ -24,7 +25,11 @@ def test_jupyterlab_serves_the_series(tmp_path: Path) -> None:
     printed = subprocess.run(
         ["make", "-s", "-n", "lab", "-o", "setup", f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    command = shlex.split(printed.strip().splitlines()[-1])
+    words = shlex.split(printed.strip().splitlines()[-1])
+    # Leading NAME=value words are the environment the Makefile sets (the project's JupyterLab settings).
+    settings = dict(w.split("=", 1) for w in itertools.takewhile(lambda w: re.match(r"[A-Z_]+=", w), words))
+    command = words[len(settings) :]
+    assert "jupyter-config" in settings.get("JUPYTER_CONFIG_PATH", ""), printed
     assert command[:2] == [str(venv / "bin" / "jupyter"), "lab"], printed
     command += [
         "--no-browser",
@@ -34,7 +39,7 @@ def test_jupyterlab_serves_the_series(tmp_path: Path) -> None:
         "--ServerApp.ip=127.0.0.1",
     ]
     log = (tmp_path / "lab.log").open("w+")
-    env = {"JUPYTER_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env = {"JUPYTER_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin", **settings}
     server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         base = wait_for_url(tmp_path / "lab.log", server)
