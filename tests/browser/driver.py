@@ -174,21 +174,24 @@ class Lab:
 # Typed loosely: Playwright is imported only where it is installed (the suite skips or fails cleanly without it).
 
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
-# "finished" once the visible notebook ran to the end: the kernel is idle and no cell is queued or running ("[*]");
-# the text of a dialog if JupyterLab asks something instead (a dead kernel, say), which no wait would end.
+# The state of a Run All in the visible notebook: "finished" once the kernel is idle (the status bar's "| Idle", as a
+# learner reads it) and every code cell has a number and none is queued or running ("[*]"); "stalled" while the kernel
+# is idle yet every cell still waits; the text of a dialog if JupyterLab asks something instead (a dead kernel, say).
 RUN_FINISHED = (
     """() => {
     const dialog = document.querySelector('.jp-Dialog');
     if (dialog) return 'dialog: ' + dialog.innerText.replace(/\\s+/g, ' ');
     const panel = document.querySelector('%s');
     if (!panel) return false;
-    const indicator = panel.querySelector('.jp-Notebook-ExecutionIndicator');
-    const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-    return indicator !== null && indicator.dataset.status === 'idle' && prompts.length > 0
-        && prompts.every(p => !p.textContent.includes('*')) && /\\d/.test(prompts[0].textContent) && 'finished';
+    const idle = [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(t => /\\|\\s*Idle/.test(t.textContent));
+    const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent);
+    if (!idle || prompts.length === 0) return false;
+    if (prompts.every(p => p.includes('*'))) return 'stalled';
+    return prompts.every(p => !p.includes('*')) && /\\d/.test(prompts[0]) && 'finished';
 }"""
     % NOTEBOOK
 )
+STALL_SECONDS = 20.0  # every cell queued, the kernel idle: the run requests never reached the kernel
 
 
 # What a stuck Run All looks like: the kernel's state and the cells still queued or running.
@@ -258,17 +261,24 @@ def menu(page: Any, top: str, item: str) -> None:
 
 
 def clear_and_run_all(page: Any, timeout: float = RUN_ALL_TIMEOUT) -> None:
-    """Edit > Clear Outputs of All Cells, Run > Run All Cells, then wait until the kernel is idle again."""
+    """Edit > Clear Outputs of All Cells, Run > Run All Cells, then wait until every cell ran and the kernel is idle.
+
+    Rarely, on a busy machine, JupyterLab marks every cell queued while its kernel stays idle: the requests went to a
+    kernel connection that was being replaced. A learner presses Run All again, and so does this, once.
+    """
     menu(page, "Edit", "Clear Outputs of All Cells")
     menu(page, "Run", "Run All Cells")
-    try:
-        outcome = page.wait_for_function(RUN_FINISHED, timeout=timeout * 1000, polling=250).json_value()
-    except Exception as exc:  # Playwright's TimeoutError; say what the page showed instead
-        if "Timeout" not in type(exc).__name__:
-            raise
-        raise TimeoutError(f"Run All did not finish within {timeout:.0f} s: {page.evaluate(RUN_STATE)}") from None
-    if outcome != "finished":
-        raise RuntimeError(f"Run All did not finish: JupyterLab shows a {outcome}")
+    deadline, stalled_since, retried = time.monotonic() + timeout, None, False
+    while (outcome := page.evaluate(RUN_FINISHED)) != "finished":
+        if isinstance(outcome, str) and outcome.startswith("dialog"):
+            raise RuntimeError(f"Run All did not finish: JupyterLab shows a {outcome}")
+        stalled_since = (stalled_since or time.monotonic()) if outcome == "stalled" else None
+        if stalled_since and time.monotonic() - stalled_since > STALL_SECONDS and not retried:
+            menu(page, "Run", "Run All Cells")
+            stalled_since, retried = None, True
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Run All did not finish within {timeout:.0f} s: {page.evaluate(RUN_STATE)}")
+        time.sleep(0.25)  # polling the page: JupyterLab offers no event to wait on from here
 
 
 def save(page: Any, lab: Lab, path: str) -> dict[str, Any]:
