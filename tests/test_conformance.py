@@ -370,6 +370,7 @@ def test_retained_will_is_kept_for_later_subscribers(broker: BrokerHandle, clien
     assert summary(late.expect()) == [("offline", 1, True)]
 
 
+@pytest.mark.slow  # waits out a keep-alive: 2.5 s on amqtt, up to 10 s on Mosquitto
 def test_b8_keepalive_expiry_disconnects_and_sends_will(broker: BrokerHandle, clients: Any, topic: str) -> None:
     """B8 [MQTT-3.1.2-24]: after 1.5 x keep-alive of silence the broker drops the client and sends its will."""
     watcher = clients(broker)

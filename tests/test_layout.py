@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parent.parent / "mqtt_helpers"
 LEARNER_BUDGET = 900  # lines a learner may read in one sitting
 
@@ -79,6 +81,7 @@ def test_shared_types_import_nothing_from_the_package() -> None:
     assert internal_imports(PACKAGE / "handle.py") == set()
 
 
+@pytest.mark.slow  # one fresh interpreter per module
 def test_each_module_imports_on_its_own_in_a_fresh_interpreter() -> None:
     """Catches a cycle the graph check could miss (imports built at run time)."""
     for name in sorted(module_name(p) for p in PACKAGE.rglob("*.py")):

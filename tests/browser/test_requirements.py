@@ -38,6 +38,7 @@ def without(missing: str, tmp_path: Path) -> dict[str, str]:
     return {"PYTHONPATH": str(tmp_path)}
 
 
+@pytest.mark.slow  # runs pytest in a subprocess
 @pytest.mark.parametrize("missing", ["chromium", "playwright"])
 def test_missing_requirement_skips_locally(tmp_path: Path, missing: str) -> None:
     result = run_browser_test(ci=False, **without(missing, tmp_path))
@@ -45,6 +46,7 @@ def test_missing_requirement_skips_locally(tmp_path: Path, missing: str) -> None
     assert "is not installed" in result.stdout  # the reason, with what to install
 
 
+@pytest.mark.slow  # runs pytest in a subprocess
 @pytest.mark.parametrize("missing", ["chromium", "playwright"])
 def test_missing_requirement_fails_under_ci(tmp_path: Path, missing: str) -> None:
     result = run_browser_test(ci=True, **without(missing, tmp_path))
