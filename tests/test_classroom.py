@@ -38,6 +38,7 @@ from mqtt_helpers._brokers.classroom import (
     start_classroom,
 )
 from mqtt_helpers.classroom import Classroom
+from tests.helpers import accepts
 
 TIMEOUT = 10.0  # 30 learners at once on a busy 2-core machine
 PASSWORD = "chalk"
@@ -439,14 +440,6 @@ def test_mqtt5_is_refused_as_by_a_private_broker(classroom: Classroom) -> None:
         wait_for(refused, TIMEOUT, what="amqtt to refuse an MQTT 5 CONNECT")
     finally:
         client.loop_stop()
-
-
-def accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def test_stop_leaves_no_thread_or_port() -> None:
