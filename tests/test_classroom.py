@@ -29,14 +29,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mqtt_helpers import BrokerHandle, ConnectionRefused, Inbox, close_client, connect_client, start_broker, wait_for
-from mqtt_helpers._brokers.classroom import (
-    Namespace,
-    encode_length,
-    parse_learners,
-    public_host,
-    split_packet,
-    start_classroom,
-)
+from mqtt_helpers._brokers import mqtt311
+from mqtt_helpers._brokers.classroom import parse_learners, public_host, start_classroom
+from mqtt_helpers._brokers.mqtt311 import Packet, encode_length
+from mqtt_helpers._brokers.namespace import Namespace
 from mqtt_helpers.classroom import Classroom
 from tests.helpers import accepts
 
@@ -398,19 +394,21 @@ def test_packets_of_every_size_survive_the_rewrite(classroom: Classroom, people:
 
 def test_rewriting_is_exact_at_the_byte_level() -> None:
     space = Namespace("alice")
-    publish = bytes([0x32]) + encode_length(9) + b"\x00\x03a/b\x00\x07hi"  # QoS 1, packet id 7
-    inside = space.inbound(publish)
+    body = b"\x00\x03a/b\x00\x07hi"  # QoS 1, packet id 7
+    publish = bytes([0x32]) + encode_length(9) + body
+    inside = space.inbound(mqtt311.parse(0x32, body))
     assert inside == bytes([0x32]) + encode_length(24) + b"\x00\x12learners/alice/a/b\x00\x07hi"
     assert space.outbound(inside) == publish
-    assert split_packet(inside + b"\xc0") == (inside, b"\xc0")
-    assert split_packet(inside[:-1]) is None
+    assert mqtt311.split(inside + b"\xc0") == (inside[:2], inside[2:], b"\xc0")
+    assert mqtt311.split(inside[:-1]) is None
     assert encode_length(127) == b"\x7f" and encode_length(128) == b"\x80\x01"
     assert space.inside(b"class/x") == b"class/x" and space.inside(b"$SYS/x") == b"$SYS/x"
     # CONNECT, client id "P1", will flag, will topic "$SYS/x" (a will could otherwise forge the presence topics)
     connect = b"\x00\x04MQTT\x04\x06\x00\x3c" + b"\x00\x02P1" + b"\x00\x06$SYS/x" + b"\x00\x01!"
-    inside = space.inbound(bytes([0x10]) + encode_length(len(connect)) + connect)
+    inside = mqtt311.encode_connect(space.connect(mqtt311.parse_connect(0x10, connect)))
     assert b"\x00\x11learners/alice/P1\x00\x15learners/alice/$SYS/x\x00\x01!" in inside
     assert space.client_id == "P1"
+    assert isinstance(mqtt311.parse(0xC0, b""), Packet)
 
 
 def test_public_host_names_an_interface_for_every_interface_binds() -> None:

@@ -94,7 +94,7 @@ def admission(options: BrokerOptions) -> Any:
         expected = users.get(connect.username)
         # compare even for an unknown user, so the answer takes as long
         matched = hmac.compare_digest(expected or b"\x00", connect.password or b"")
-        return 0 if expected is not None and matched else mqtt311.BAD_CREDENTIALS
+        return 0 if expected is not None and matched else mqtt311.NOT_AUTHORIZED  # what Mosquitto answers
 
     return admit
 

@@ -112,10 +112,8 @@ class ClassroomBroker(ConformantBroker):
             return 0  # a learner's own port: anonymous by design, and namespaced
         if listener != TEACHER_LISTENER:
             return mqtt311.NOT_AUTHORIZED  # fail closed: a listener nobody named admits nobody
-        if connect.username is None:
-            return mqtt311.NOT_AUTHORIZED
         password_ok = hmac.compare_digest(connect.password or b"", self._teacher_password.encode())
-        return 0 if connect.username == TEACHER.encode() and password_ok else mqtt311.BAD_CREDENTIALS
+        return 0 if connect.username == TEACHER.encode() and password_ok else mqtt311.NOT_AUTHORIZED
 
     async def _authenticate(self, session: Session, listener: Any) -> bool:
         # A second check behind the front, failing closed like it.
