@@ -1,7 +1,7 @@
 """The classroom broker on loopback: each learner private, class/ shared, the teacher sees all.
 
 Absence ("nothing else arrived") is never waited out: a client round-trips a
-marker through the broker (``Learner.sync``), and whatever the broker routed to
+marker through the broker (``TestClient.sync``), and whatever the broker routed to
 it before the marker has arrived by the time the marker does. Where another
 learner's message must be absent, the teacher first receives it, which proves
 the broker already routed it.
@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,76 +27,17 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt_helpers import BrokerHandle, ConnectionRefused, Inbox, close_client, connect_client, start_broker, wait_for
+from mqtt_helpers import BrokerHandle, ConnectionRefused, close_client, connect_client, start_broker, wait_for
 from mqtt_helpers._brokers import mqtt311
 from mqtt_helpers._brokers.classroom import parse_learners, public_host, start_classroom
 from mqtt_helpers._brokers.mqtt311 import Packet, encode_length
 from mqtt_helpers._brokers.namespace import Namespace
 from mqtt_helpers.classroom import Classroom
-from tests.helpers import accepts
+from tests.helpers import TestClient, accepts
 
 TIMEOUT = 10.0  # 30 learners at once on a busy 2-core machine
 PASSWORD = "chalk"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Learner:
-    """A paho client that records messages and disconnects, and can prove nothing more is on its way."""
-
-    def __init__(self, broker: BrokerHandle, client_id: str, *, clean_session: bool = True, **kwargs: Any) -> None:
-        self.inbox = Inbox()
-        self.dropped = threading.Event()
-        self._markers = Inbox()
-        self._sync_topic = f"sync/{uuid.uuid4().hex[:8]}"
-        # inbox=self: this object's on_message is in place before queued messages arrive after CONNACK
-        self.paho = connect_client(
-            broker,
-            client_id,
-            clean_session=clean_session,
-            timeout=TIMEOUT,
-            inbox=self,
-            **kwargs,  # type: ignore[arg-type]
-        )
-        self.session_present = bool(self.paho.connect_flags.session_present)  # set by connect_client
-        self.paho.on_disconnect = lambda *args: self.dropped.set()
-
-    def on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        target = self._markers if message.topic == self._sync_topic else self.inbox
-        target.on_message(client, userdata, message)
-
-    def subscribe(self, *filters: str) -> None:
-        from mqtt_helpers import subscribe
-
-        subscribe(self.paho, [(f, 1) for f in filters], timeout=TIMEOUT)
-
-    def publish(self, topic: str, payload: str | bytes, *, retain: bool = False) -> None:
-        self.paho.publish(topic, payload, qos=1, retain=retain).wait_for_publish(TIMEOUT)
-
-    def sync(self) -> None:
-        """Round-trip a marker: every message the broker routed here before it has now arrived."""
-        if not hasattr(self, "_synced_once"):
-            self.subscribe(self._sync_topic)
-            self._synced_once = True
-        marker = uuid.uuid4().hex
-        self.publish(self._sync_topic, marker)
-        got = self._markers.wait(1, timeout=TIMEOUT)
-        assert got[0].payload == marker.encode()
-
-    def received(self) -> list[tuple[str, bytes]]:
-        """After sync(): every message received and not yet taken, as (topic, payload)."""
-        return [(m.topic, m.payload) for m in self.inbox.drain("#") + self.inbox.drain("$SYS/#")]
-
-    def drop(self) -> None:
-        """End the connection without DISCONNECT, so the broker publishes the will."""
-        sock = self.paho.socket()
-        assert isinstance(sock, socket.socket)
-        sock.shutdown(socket.SHUT_RDWR)
-        wait_for(self.dropped, TIMEOUT, what="the dropped connection to be noticed")
-        self.paho.loop_stop()
-
-    def close(self) -> None:
-        self.paho.on_disconnect = None
-        close_client(self.paho)
 
 
 @pytest.fixture
@@ -108,11 +48,11 @@ def classroom() -> Iterator[Classroom]:
 
 @pytest.fixture
 def people() -> Iterator[Any]:
-    """``people(handle, client_id, ...)`` makes a Learner closed after the test."""
-    made: list[Learner] = []
+    """``people(handle, client_id, ...)`` makes a TestClient closed after the test."""
+    made: list[TestClient] = []
 
-    def make(broker: BrokerHandle, client_id: str, **kwargs: Any) -> Learner:
-        made.append(Learner(broker, client_id, **kwargs))
+    def make(broker: BrokerHandle, client_id: str, **kwargs: Any) -> TestClient:
+        made.append(TestClient(broker, client_id, **kwargs))
         return made[-1]
 
     yield make
@@ -120,23 +60,23 @@ def people() -> Iterator[Any]:
         person.close()
 
 
-def teacher_of(room: Classroom, people: Any) -> Learner:
-    learner: Learner = people(room.teacher, "teacher-view", username="teacher", password=room.teacher_password)
+def teacher_of(room: Classroom, people: Any) -> TestClient:
+    learner: TestClient = people(room.teacher, "teacher-view", username="teacher", password=room.teacher_password)
     return learner
 
 
 # --- a whole class at once ---------------------------------------------------------
 
 
-def run_notebook_00(handle: BrokerHandle, name: str) -> tuple[Learner, Learner]:
+def run_notebook_00(handle: BrokerHandle, name: str) -> tuple[TestClient, TestClient]:
     """Notebook 00's exchange, as a learner would type it: P1 echo, then switch -> bulb1."""
-    p1 = Learner(handle, "P1")
+    p1 = TestClient(handle, "P1")
     p1.subscribe("house/bulbs/bulb1")
     p1.publish("house/bulbs/bulb1", f"OFF {name}")
     p1.sync()  # the echo is in (the notebook waits for it too) before bulb1 subscribes
-    bulb = Learner(handle, "bulb1")
+    bulb = TestClient(handle, "bulb1")
     bulb.subscribe("house/bulbs/bulb1")
-    switch = Learner(handle, "switch")
+    switch = TestClient(handle, "switch")
     for state in ("ON", "OFF", "ON"):
         switch.publish("house/bulbs/bulb1", f"{state} {name}")
     switch.close()
@@ -146,7 +86,7 @@ def run_notebook_00(handle: BrokerHandle, name: str) -> tuple[Learner, Learner]:
 def test_thirty_learners_with_the_same_ids_and_topics_each_get_exactly_their_own() -> None:
     names = [f"learner{i:02d}" for i in range(30)]
     with start_classroom(names, teacher_password=PASSWORD) as room:
-        teacher = Learner(room.teacher, "teacher", username="teacher", password=PASSWORD)
+        teacher = TestClient(room.teacher, "teacher", username="teacher", password=PASSWORD)
         teacher.subscribe("learners/+/house/#")
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
             pairs = dict(zip(names, pool.map(lambda n: run_notebook_00(room.learners[n], n), names), strict=False))
@@ -513,9 +453,9 @@ def test_cli_prints_addresses_serves_and_exits_0_on_signal(stop_signal: int) -> 
         assert all(url.startswith("mqtt://127.0.0.1:") for url in urls.values())
         assert PASSWORD not in lines[2], "a password the teacher typed is not echoed"
         ports = {name: int(url.rsplit(":", 1)[1]) for name, url in urls.items()}
-        alice = Learner(BrokerHandle("external", "127.0.0.1", ports["alice"]), "P1")
+        alice = TestClient(BrokerHandle("external", "127.0.0.1", ports["alice"]), "P1")
         alice.subscribe("house/#")
-        teacher = Learner(
+        teacher = TestClient(
             BrokerHandle("external", "127.0.0.1", ports["teacher"]), "t", username="teacher", password=PASSWORD
         )
         teacher.publish("learners/alice/house/x", "hello")
