@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from mqtt_helpers import BrokerHandle, ConnectionRefused, close_client, connect_client, start_broker, wait_for
 from mqtt_helpers._brokers import mqtt311
 from mqtt_helpers._brokers.classroom import parse_learners, public_host, start_classroom
+from mqtt_helpers._brokers.front import Limits
 from mqtt_helpers._brokers.mqtt311 import Packet, encode_length
 from mqtt_helpers._brokers.namespace import Namespace
 from mqtt_helpers.classroom import Classroom
@@ -513,3 +515,215 @@ def test_make_classroom_without_learners_says_how() -> None:
     )
     assert done.returncode != 0
     assert "make classroom LEARNERS=alice,bob" in done.stderr
+
+
+# --- a hostile learner (issue 18): raw bytes from alice's port -----------------------------------
+
+
+def string(value: bytes) -> bytes:
+    return len(value).to_bytes(2, "big") + value
+
+
+def connect_packet(client_id: bytes, *, flags: int = 0x02, extra: bytes = b"", tail: bytes = b"") -> bytes:
+    """A CONNECT (keep-alive 60); ``extra`` follows the client id (will, user name...), ``tail`` is junk after it."""
+    body = string(b"MQTT") + bytes([4, flags]) + b"\x00\x3c" + string(client_id) + extra + tail
+    return bytes([0x10]) + encode_length(len(body)) + body
+
+
+def publish_packet(topic: bytes, payload: bytes, *, first: int = 0x30) -> bytes:
+    body = string(topic) + payload
+    return bytes([first]) + encode_length(len(body)) + body
+
+
+# What every smuggling vector hides: a retained PUBLISH into bob's namespace and a SUBSCRIBE to bare "#".
+SMUGGLED = publish_packet(b"learners/bob/diary", b"alice was here", first=0x31) + (
+    b"\x82\x06\x00\x01" + string(b"#")[:3] + b"\x00"
+)
+VECTORS = {
+    "A: a PINGREQ whose body is packets": bytes([0xC0]) + encode_length(len(SMUGGLED)) + SMUGGLED,
+    "B: a PUBACK longer than 2 bytes": bytes([0x40]) + encode_length(2 + len(SMUGGLED)) + b"\x00\x01" + SMUGGLED,
+    "D: a PUBLISH whose topic is invalid UTF-8": publish_packet(b"house/\xff\xfe", SMUGGLED),
+    "E: a SUBSCRIBE whose first filter is invalid UTF-8": (
+        bytes([0x82]) + encode_length(2 + 4 + len(SMUGGLED)) + b"\x00\x01" + string(b"\xc3(") + SMUGGLED
+    ),
+    "F: a PUBLISH to a wildcard topic": publish_packet(b"house/#", SMUGGLED),
+}
+
+
+def raw_connection(handle: BrokerHandle) -> socket.socket:
+    sock = socket.create_connection((handle.host, handle.port), TIMEOUT)
+    sock.settimeout(TIMEOUT)  # a guard only: every test below waits for an answer or the close, never for silence
+    return sock
+
+
+def answer_then_close(sock: socket.socket) -> bytes:
+    """Everything the broker sends until it closes the connection (the close is the event waited on)."""
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def watchers(classroom: Classroom, people: Any) -> tuple[TestClient, TestClient]:
+    """bob's client on '#' and the teacher's on 'learners/#': where a smuggled packet would show."""
+    bob = people(classroom.learners["bob"], "diary-reader")
+    bob.subscribe("#")
+    teacher = teacher_of(classroom, people)
+    teacher.subscribe("learners/#")
+    return bob, teacher
+
+
+def assert_nothing_escaped(classroom: Classroom, people: Any, watchers: tuple[TestClient, TestClient]) -> None:
+    bob, teacher = watchers
+    bob.sync()
+    teacher.sync()
+    assert bob.received() == [], "alice's smuggled packet reached bob"
+    outside = [t for t, _ in teacher.received() if not t.startswith("learners/alice/") and "/sync/" not in t]
+    assert outside == [], "alice's packet landed outside her namespace"
+    later = people(classroom.learners["bob"], "later")
+    later.subscribe("#")
+    later.sync()
+    assert later.received() == [], "a smuggled retained message is in bob's namespace"
+    assert not bob.dropped.is_set()
+
+
+@pytest.mark.parametrize("vector", VECTORS)
+def test_smuggling_vectors_close_the_connection_and_reach_nobody(
+    classroom: Classroom, people: Any, watchers: tuple[TestClient, TestClient], vector: str
+) -> None:
+    with raw_connection(classroom.learners["alice"]) as sock:
+        sock.sendall(connect_packet(b"smuggler"))
+        assert sock.recv(4) == b"\x20\x02\x00\x00"
+        sock.sendall(VECTORS[vector])
+        assert answer_then_close(sock) == b"", f"{vector}: the connection stayed open"
+    assert_nothing_escaped(classroom, people, watchers)
+
+
+def test_smuggling_vector_c_a_connect_with_bytes_after_its_last_field(
+    classroom: Classroom, people: Any, watchers: tuple[TestClient, TestClient]
+) -> None:
+    with raw_connection(classroom.learners["alice"]) as sock:
+        sock.sendall(connect_packet(b"smuggler", tail=SMUGGLED))
+        assert answer_then_close(sock) == b"", "a CONNECT with trailing bytes was answered"
+    assert_nothing_escaped(classroom, people, watchers)
+
+
+def test_a_wrong_password_kicks_nobody_and_keeps_the_session(classroom: Classroom, people: Any) -> None:
+    """Vector 2: a refused CONNECT with a learner's real client id on the teacher's port."""
+    victim = people(classroom.learners["bob"], "victim1", clean_session=False)
+    victim.subscribe("house/#")
+    victim.close()  # an offline persistent session, with a message queued while away
+    teacher = teacher_of(classroom, people)
+    teacher.publish("learners/bob/house/queued", "kept")
+    live = people(classroom.learners["bob"], "victim2")
+    login = string(b"teacher") + string(b"wrong")
+    for client_id in (b"learners/bob/victim1", b"learners/bob/victim2"):
+        with raw_connection(classroom.teacher) as sock:
+            sock.sendall(connect_packet(client_id, flags=0xC0, extra=login))  # clean_session=0
+            # [MQTT-3.2.2-4] a refusal says session-present 0; code 5, then the close
+            assert answer_then_close(sock) == b"\x20\x02\x00\x05"
+    live.sync()
+    assert not live.dropped.is_set(), "a refused CONNECT kicked bob's live client"
+    again = people(classroom.learners["bob"], "victim1", clean_session=False)
+    assert again.session_present
+    assert [(m.topic, m.payload) for m in again.inbox.wait(1, timeout=TIMEOUT)] == [("house/queued", b"kept")]
+    again.close()
+    people(classroom.learners["bob"], "victim1", clean_session=True)  # end the persistent session
+
+
+@pytest.mark.parametrize(
+    ("case", "first", "then"),
+    [
+        ("an empty will topic", connect_packet(b"w", flags=0x06, extra=string(b"") + string(b"gone")), b""),
+        ("a will topic with a wildcard", connect_packet(b"w", flags=0x06, extra=string(b"a/+") + string(b"x")), b""),
+        ("will QoS 3", connect_packet(b"w", flags=0x1E, extra=string(b"a") + string(b"x")), b""),
+        ("invalid UTF-8 in the client id", connect_packet(b"\xff\xfe"), b""),
+        ("U+0000 in the client id", connect_packet(b"a\x00b"), b""),
+        ("PUBLISH before CONNECT", publish_packet(b"house/x", b"early"), b""),
+        ("PINGREQ before CONNECT", b"\xc0\x00", b""),
+        ("an empty SUBSCRIBE filter", connect_packet(b"s"), b"\x82\x05\x00\x01\x00\x00\x00"),
+        ("a SUBSCRIBE without filters", connect_packet(b"s"), b"\x82\x02\x00\x01"),
+        ("SUBSCRIBE flags 0000", connect_packet(b"s"), b"\x80\x06\x00\x01" + string(b"a") + b"\x00"),
+        ("requested QoS 3", connect_packet(b"s"), b"\x82\x06\x00\x01" + string(b"a") + b"\x03"),
+        ("a PUBLISH with QoS 3", connect_packet(b"s"), publish_packet(b"a", b"x", first=0x36)),
+        ("an empty topic", connect_packet(b"s"), publish_packet(b"", b"x")),
+        ("a CONNACK from a client", connect_packet(b"s"), b"\x20\x02\x00\x00"),
+        ("a second CONNECT", connect_packet(b"s"), connect_packet(b"s")),
+    ],
+)
+def test_invalid_packets_are_refused_with_a_close(
+    classroom: Classroom, people: Any, watchers: tuple[TestClient, TestClient], case: str, first: bytes, then: bytes
+) -> None:
+    with raw_connection(classroom.learners["alice"]) as sock:
+        sock.sendall(first)
+        if then:
+            assert sock.recv(4) == b"\x20\x02\x00\x00"
+            sock.sendall(then)
+        assert answer_then_close(sock) == b"", f"{case}: not closed at once"
+    assert_nothing_escaped(classroom, people, watchers)
+
+
+def test_names_too_long_once_prefixed_are_refused_not_crashed(classroom: Classroom, people: Any) -> None:
+    with raw_connection(classroom.learners["alice"]) as sock:
+        sock.sendall(connect_packet(b"x" * 65_530))  # a valid id, over 65,535 bytes with learners/alice/
+        assert answer_then_close(sock) == b"\x20\x02\x00\x02"  # CONNACK 2: identifier rejected
+    with raw_connection(classroom.learners["alice"]) as sock:
+        sock.sendall(connect_packet(b"long"))
+        assert sock.recv(4) == b"\x20\x02\x00\x00"
+        sock.sendall(publish_packet(b"y" * 65_530, b"too long inside"))
+        assert answer_then_close(sock) == b""
+    people(classroom.learners["alice"], "after").sync()
+
+
+def test_the_teacher_cannot_publish_a_learners_empty_topic(classroom: Classroom, people: Any) -> None:
+    alice = people(classroom.learners["alice"], "P1")
+    alice.subscribe("#")
+    teacher = teacher_of(classroom, people)
+    teacher.paho.publish("learners/alice/", "to nobody", qos=0)
+    wait_for(teacher.dropped, TIMEOUT, what="the teacher's connection to close")
+    alice.sync()
+    assert alice.received() == [] and not alice.dropped.is_set()
+
+
+def test_presence_lists_a_generated_id_for_an_empty_one(classroom: Classroom, people: Any) -> None:
+    people(classroom.learners["alice"], "")
+    (listed,) = classroom.connected()["alice"]
+    assert listed.startswith("auto-") and len(listed) > 5
+
+
+def test_a_silent_connection_is_closed_at_the_connect_timeout(people: Any) -> None:
+    with start_classroom("alice", limits=Limits(connect_timeout=0.3)) as room:
+        for opening in (b"", b"\x10", b"\x10\x0d\x00\x04MQ"):  # nothing, a first byte, half a CONNECT
+            with raw_connection(room.learners["alice"]) as sock:
+                sock.sendall(opening)
+                assert answer_then_close(sock) == b""
+        people(room.learners["alice"], "still served").sync()
+
+
+def test_a_packet_over_the_maximum_size_is_refused_before_it_is_read(people: Any) -> None:
+    with start_classroom("alice", limits=Limits(max_packet_size=1000)) as room:
+        with raw_connection(room.learners["alice"]) as sock:
+            sock.sendall(connect_packet(b"big"))
+            assert sock.recv(4) == b"\x20\x02\x00\x00"
+            sock.sendall(b"\x30\xff\xff\xff\x7f")  # announces 256 MB and sends none of it
+            assert answer_then_close(sock) == b""
+        alice = people(room.learners["alice"], "small")
+        alice.subscribe("house/#")
+        alice.publish("house/x", b"x" * 900)
+        assert len(alice.inbox.wait(1, timeout=TIMEOUT)[0].payload) == 900
+
+
+def test_a_learner_port_caps_its_connections(people: Any) -> None:
+    with start_classroom("alice,bob", limits=Limits(max_connections=3)) as room:
+        held = [raw_connection(room.learners["alice"]) for _ in range(3)]
+        try:
+            for sock in held:
+                sock.sendall(connect_packet(uuid.uuid4().hex.encode()))
+                assert sock.recv(4) == b"\x20\x02\x00\x00"
+            with raw_connection(room.learners["alice"]) as extra:
+                assert answer_then_close(extra) == b"", "a fourth connection was kept"
+            people(room.learners["bob"], "bob is not locked out").sync()
+        finally:
+            for sock in held:
+                sock.close()

@@ -245,7 +245,7 @@ def start_classroom(
     ``port=0`` picks free ports; otherwise the teacher listens on ``port`` and
     the learners on the ports after it, in the order given. A missing
     ``teacher_password`` is generated (``classroom.teacher_password``).
-    ``limits`` replaces the learner ports' :class:`~.front.Limits` (tests use a short CONNECT timeout).
+    ``limits`` replaces every port's :class:`~.front.Limits` (tests use a short CONNECT timeout, no refusal delay).
     """
     names = parse_learners(learners)
     password = teacher_password or secrets.token_urlsafe(9)
@@ -276,7 +276,7 @@ async def _start(
     await state.broker.start()
     for name in names:
         await state.announce(name)  # everyone is listed, connected or not
-    teacher_front = Front(state.connected, state.broker.admit, TEACHER_LIMITS, state.rewriter)
+    teacher_front = Front(state.connected, state.broker.admit, limits or TEACHER_LIMITS, state.rewriter)
     learner_front = Front(state.connected, state.broker.admit, limits or LEARNER_LIMITS, state.rewriter)
     state.fronts = [teacher_front, learner_front]
     ports: dict[str, int] = {}
