@@ -535,16 +535,25 @@ def publish_packet(topic: bytes, payload: bytes, *, first: int = 0x30) -> bytes:
     return bytes([first]) + encode_length(len(body)) + body
 
 
-# What every smuggling vector hides: a retained PUBLISH into bob's namespace and a SUBSCRIBE to bare "#".
-SMUGGLED = publish_packet(b"learners/bob/diary", b"alice was here", first=0x31) + (
-    b"\x82\x06\x00\x01" + string(b"#")[:3] + b"\x00"
+# What every smuggling vector hides: a retained PUBLISH into bob's namespace and a SUBSCRIBE to bare "#"
+# (its length a multiple of 3, for vectors D and E below).
+SMUGGLED = publish_packet(b"learners/bob/diary", b"alice was here!", first=0x31) + (
+    b"\x82\x06\x00\x01" + string(b"#") + b"\x00"
 )
+# amqtt 0.12.1 decodes invalid UTF-8 as str(bytes): b"\xff" * k reads as 3 + 4k characters, so it counts 3 + 3k
+# bytes more than it read, and parses that many unread bytes as the next packets.
+INVALID = b"\xff" * (len(SMUGGLED) // 3 - 1)
 VECTORS = {
     "A: a PINGREQ whose body is packets": bytes([0xC0]) + encode_length(len(SMUGGLED)) + SMUGGLED,
     "B: a PUBACK longer than 2 bytes": bytes([0x40]) + encode_length(2 + len(SMUGGLED)) + b"\x00\x01" + SMUGGLED,
-    "D: a PUBLISH whose topic is invalid UTF-8": publish_packet(b"house/\xff\xfe", SMUGGLED),
+    "D: a PUBLISH whose topic is invalid UTF-8": publish_packet(b"house/" + INVALID, b"pad" + SMUGGLED),
     "E: a SUBSCRIBE whose first filter is invalid UTF-8": (
-        bytes([0x82]) + encode_length(2 + 4 + len(SMUGGLED)) + b"\x00\x01" + string(b"\xc3(") + SMUGGLED
+        bytes([0x82])
+        + encode_length(2 + 2 + len(INVALID) + 1 + len(SMUGGLED))
+        + b"\x00\x01"
+        + string(INVALID)
+        + b"\x00"
+        + SMUGGLED
     ),
     "F: a PUBLISH to a wildcard topic": publish_packet(b"house/#", SMUGGLED),
 }
