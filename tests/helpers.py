@@ -136,7 +136,7 @@ class TestClient:
         wait_for(
             lambda: self.connected.is_set() or self.disconnected.is_set(), timeout, what=f"CONNACK from {broker!r}"
         )
-        if not self.connected.is_set() or self.connect_reason.is_failure:
+        if not self.connected.is_set() or getattr(self.connect_reason, "is_failure", True):
             self.paho.loop_stop()
             raise ConnectionRefusedError(f"{broker!r} refused {client_id!r}: {self.connect_reason}")
 
@@ -181,7 +181,7 @@ class TestClient:
 
     def received(self) -> list[tuple[str, bytes]]:
         """After sync(): every message received and not yet taken, as (topic, payload)."""
-        return [(m.topic, m.payload) for m in self.inbox.drain("#") + self.inbox.drain("$SYS/#")]
+        return [(m.topic, bytes(m.payload)) for m in self.inbox.drain("#") + self.inbox.drain("$SYS/#")]
 
     def drop(self) -> None:
         """End the connection without DISCONNECT, so the broker publishes the will."""
