@@ -20,6 +20,9 @@ from mqtt_helpers._brokers.loop import BrokerLoop, start_error
 from mqtt_helpers._brokers.mqtt311 import Connect
 from mqtt_helpers.handle import LOOPBACK, BrokerHandle, BrokerOptions
 
+EMBEDDED_LIMITS = Limits(refusal_delay=0.05, refusal_ceiling=1.0)
+"""A lesson's broker listens on 127.0.0.1 only: refusals slow down gently, so wrong-password demos stay quick."""
+
 
 class AmqttBroker(BrokerHandle):
     """amqtt on a private event loop in a daemon thread, every listener behind a strict front."""
@@ -37,7 +40,7 @@ class AmqttBroker(BrokerHandle):
         loop = BrokerLoop()
         try:
             broker, front, ports = loop.run(
-                _start(options, certs, limits or Limits()), what=f"amqtt start on {LOOPBACK}:{options.port}"
+                _start(options, certs, limits or EMBEDDED_LIMITS), what=f"amqtt start on {LOOPBACK}:{options.port}"
             )
         except BaseException as exc:
             loop.close()

@@ -51,7 +51,9 @@ class Limits:
     max_connections: int = 256
     """Open connections per listener; one more is closed at once."""
     refusal_delay: float = 0.25
-    """Seconds before the first refusal of an address's credentials; each further one waits twice as long (to 8 s)."""
+    """Seconds before the first refusal of an address's credentials; each further one waits twice as long..."""
+    refusal_ceiling: float = 8.0
+    """...up to this many seconds."""
 
 
 class Rewriter(Protocol):
@@ -128,7 +130,7 @@ class Front:
     throttle: Throttle = field(init=False)
 
     def __post_init__(self) -> None:
-        self.throttle = Throttle(self.limits.refusal_delay)
+        self.throttle = Throttle(self.limits.refusal_delay, self.limits.refusal_ceiling)
 
     async def listen(self, listener: str, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None) -> int:
         """Listen for MQTT over TCP (TLS with ``ssl_context``); return the port."""
