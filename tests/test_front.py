@@ -14,6 +14,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -216,11 +217,26 @@ def refuse(address: tuple[str, int], count: int, prefix: bytes) -> None:
         thread.join()
 
 
+@contextmanager
+def refusing_broker(kind: str) -> Iterator[tuple[tuple[str, int], Any]]:
+    """(address, amqtt broker) of a port that refuses ``teacher``/``wrong`` with no slow-down."""
+    limits = Limits(refusal_delay=0)
+    if kind == "classroom teacher port":
+        with start_classroom("alice,bob", limits=limits) as room:
+            yield (room.teacher.host, room.teacher.port), room._state.broker
+    else:
+        broker = AmqttBroker.start(BrokerOptions(users={"teacher": "right"}), limits=limits)
+        try:
+            yield (broker.host, broker.port), broker._broker
+        finally:
+            broker.stop()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc (Linux)")
-def test_ten_thousand_refused_connects_leave_memory_flat() -> None:
-    with start_classroom("alice,bob", limits=Limits(refusal_delay=0)) as room:
-        address = (room.teacher.host, room.teacher.port)
+@pytest.mark.parametrize("kind", ["classroom teacher port", "embedded broker with users"])
+def test_ten_thousand_refused_connects_leave_memory_flat(kind: str) -> None:
+    with refusing_broker(kind) as (address, amqtt):
         refuse(address, 1000, b"learners/bob/warm")  # warm up: allocator pools, caches
         gc.collect()
         before, started = rss_kib(), time.monotonic()
@@ -228,8 +244,8 @@ def test_ten_thousand_refused_connects_leave_memory_flat() -> None:
         took = time.monotonic() - started
         gc.collect()
         after = rss_kib()
-        sessions = len(room._state.broker._sessions)
-    print(f"\n10,000 refusals in {took:.1f} s: RSS {before / 1024:.1f} -> {after / 1024:.1f} MiB")
+        sessions = len(amqtt._sessions)
+    print(f"\n{kind}: 10,000 refusals in {took:.1f} s: RSS {before / 1024:.1f} -> {after / 1024:.1f} MiB")
     assert sessions == 0, f"{sessions} sessions left behind by refused CONNECTs"
     assert after - before < 5 * 1024, f"RSS grew {(after - before) / 1024:.1f} MiB over 10,000 refusals"
 
