@@ -9,6 +9,7 @@ and a close is waited for as the event it is (recv returning b""), never slept o
 from __future__ import annotations
 
 import gc
+import logging
 import socket
 import ssl
 import threading
@@ -28,6 +29,7 @@ from mqtt_helpers._brokers import mqtt311
 from mqtt_helpers._brokers.amqtt import AmqttBroker
 from mqtt_helpers._brokers.classroom import start_classroom
 from mqtt_helpers._brokers.front import Limits, Throttle
+from mqtt_helpers._brokers.loop import BROKER_THREAD
 from mqtt_helpers._brokers.mqtt311 import MalformedPacket, encode_length
 from mqtt_helpers.handle import BrokerHandle, BrokerOptions
 from tests.helpers import TestClient
@@ -326,3 +328,26 @@ def test_fuzzed_bytes_from_one_learner_reach_no_other_namespace() -> None:
         finally:
             bob.close()
             teacher.close()
+
+
+def test_a_broker_quiets_only_its_own_log_records() -> None:
+    """Starting a broker used to silence the websockets and transitions loggers for the whole kernel."""
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    names = ("websockets.server", "transitions.core", "asyncio")
+    for name in names:
+        logging.getLogger(name).addHandler(handler)
+    try:
+        with start_classroom("alice"):
+            for name in names:
+                logging.getLogger(name).warning("a learner's own %s record", name)
+            broker_thread = threading.Thread(
+                target=lambda: logging.getLogger("transitions.core").warning("broker chatter"), name=BROKER_THREAD
+            )
+            broker_thread.start()
+            broker_thread.join()
+    finally:
+        for name in names:
+            logging.getLogger(name).removeHandler(handler)
+    assert seen == [f"a learner's own {name} record" for name in names]
