@@ -125,7 +125,7 @@ class Front:
     limits: Limits = field(default_factory=Limits)
     rewriters: Rewriters = field(default=lambda listener: Unchanged())
     servers: dict[str, Any] = field(default_factory=dict)
-    open: dict[str, int] = field(default_factory=dict)
+    connections: dict[str, int] = field(default_factory=dict)  # open ones, per listener
     aborts: set[Callable[[], None]] = field(default_factory=set)
     throttle: Throttle = field(init=False)
 
@@ -192,10 +192,10 @@ class Front:
         abort: Callable[[], None],
         tcp: asyncio.StreamReader | None = None,
     ) -> None:
-        if self.open.get(listener, 0) >= self.limits.max_connections:
+        if self.connections.get(listener, 0) >= self.limits.max_connections:
             abort()  # over the cap: closed before a byte is read
             return
-        self.open[listener] = self.open.get(listener, 0) + 1
+        self.connections[listener] = self.connections.get(listener, 0) + 1
         self.aborts.add(abort)
         try:
             rewriter = self.rewriters(listener)
@@ -206,7 +206,7 @@ class Front:
         except (MalformedPacket, asyncio.IncompleteReadError, ConnectionError, TimeoutError, asyncio.TimeoutError):
             pass  # [MQTT-4.8.0-1] close the connection
         finally:
-            self.open[listener] -= 1
+            self.connections[listener] -= 1
             self.aborts.discard(abort)
             abort()
 

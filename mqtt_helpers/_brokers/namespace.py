@@ -118,5 +118,5 @@ class TeacherRules:
         return whole
 
     def _check(self, topic: bytes) -> None:
-        if topic.startswith(b"learners/") and topic.endswith(b"/") and topic.count(b"/") == 2:
+        if topic in {prefix_of(name) for name in self.names}:
             raise MalformedPacket(f"{topic!r} is a learner's empty topic: publish under it, e.g. {topic!r}hello")
