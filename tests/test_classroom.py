@@ -417,10 +417,11 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start_cli(*args: str) -> subprocess.Popen[str]:
+def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "mqtt_helpers.classroom", *args],
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -488,6 +489,25 @@ def test_cli_prints_a_generated_password_and_warns_off_loopback() -> None:
             process.kill()
         _, stderr = process.communicate()
     assert "warning: learner ports on 127.0.0.2 have no passwords" in stderr
+
+
+def test_cli_takes_the_teacher_password_from_the_environment_and_says_so_in_help() -> None:
+    process = start_cli("--learners", "alice", env={"MQTT_CLASSROOM_TEACHER_PASSWORD": PASSWORD})
+    try:
+        lines = read_lines(process, 2)
+        assert lines[1].endswith("(username teacher, password as given)")
+        teacher_port = int(lines[1].split()[1].rsplit(":", 1)[1])
+        close_client(connect_client(("127.0.0.1", teacher_port), "t", username="teacher", password=PASSWORD))
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    shown = subprocess.run(
+        [sys.executable, "-m", "mqtt_helpers.classroom", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=30
+    ).stdout
+    assert "MQTT_CLASSROOM_TEACHER_PASSWORD" in shown and "--ask-password" in shown
 
 
 @pytest.mark.parametrize("learners", ["", "alice,alice", "bad name"])
