@@ -111,12 +111,14 @@ class TestClient:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 10.0,
+        inbox: Any = None,
     ) -> None:
         self.timeout = timeout
-        self.inbox = Inbox()
+        self.inbox: Any = inbox if inbox is not None else Inbox()  # anything with on_message, wait, drain
         self.connected, self.disconnected = threading.Event(), threading.Event()
         self.connect_flags: Any = None
         self.connect_reason: Any = None
+        self.disconnect_reason: Any = None
         self._markers = Inbox()
         self._sync_topic = f"sync/{uuid.uuid4().hex[:12]}"
         self._synced_once = False
@@ -128,7 +130,7 @@ class TestClient:
         if will is not None:
             self.paho.will_set(*will)
         self.paho.on_connect = self._on_connect
-        self.paho.on_disconnect = lambda *args: self.disconnected.set()
+        self.paho.on_disconnect = self._on_disconnect
         self.paho.on_message = self._on_message  # in place before queued messages arrive after CONNACK
         self.paho.connect(broker.host, broker.port, keepalive)
         set_nodelay(self.paho)
@@ -143,6 +145,10 @@ class TestClient:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self.connect_flags, self.connect_reason = flags, reason
         self.connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self.disconnect_reason = reason
+        self.disconnected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         target = self._markers if message.topic == self._sync_topic else self.inbox
@@ -191,7 +197,23 @@ class TestClient:
         wait_for(self.disconnected, self.timeout, what="the dropped connection to be noticed")
         self.paho.loop_stop()
 
+    def disconnect(self) -> None:
+        """Clean disconnect (DISCONNECT packet, so no will), waiting until paho saw it."""
+        self.paho.disconnect()
+        wait_for(self.disconnected, self.timeout, what="the clean disconnect")
+        self.paho.loop_stop()
+
+    def go_silent(self) -> None:
+        """Stop the network loop: no more packets, not even PINGREQ; the socket stays open."""
+        self.paho.loop_stop()
+
     def close(self) -> None:
         """Disconnect cleanly (no will) if still connected, and stop the network loop."""
         self.paho.on_disconnect = None
         close_client(self.paho)
+
+    def release(self) -> None:
+        """Close, and break paho's reference cycle to this object now (tests making hundreds of clients would
+        otherwise pile up file descriptors past what paho's select() loop can watch)."""
+        self.close()
+        self.paho.on_connect = self.paho.on_subscribe = self.paho.on_message = None

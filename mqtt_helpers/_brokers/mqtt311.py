@@ -117,7 +117,8 @@ def decode_length(header: bytes) -> int | None:
         length += (byte & 0x7F) << (7 * index)
         if not byte & 0x80:
             if index and byte == 0:
-                # [MQTT-1.5.5-1] (3.1.1: §2.2.3) the shortest encoding: no trailing zero length byte
+                # §2.2.3's algorithm writes each length one way, in the fewest bytes (MQTT 5 names it
+                # [MQTT-1.5.5-1]); a trailing zero byte would give one packet two encodings
                 raise MalformedPacket("the remaining length is not in its shortest form")
             return length
     if len(header) >= 5:
