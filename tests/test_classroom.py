@@ -35,6 +35,7 @@ from mqtt_helpers._brokers.front import Limits
 from mqtt_helpers._brokers.mqtt311 import Packet, encode_length
 from mqtt_helpers._brokers.namespace import Namespace
 from mqtt_helpers.classroom import Classroom
+from mqtt_helpers.handle import BrokerStartError
 from tests.helpers import TestClient, accepts
 
 TIMEOUT = 10.0  # 30 learners at once on a busy 2-core machine
@@ -380,6 +381,15 @@ def test_mqtt5_is_refused_as_by_a_private_broker(classroom: Classroom) -> None:
         wait_for(refused, TIMEOUT, what="amqtt to refuse an MQTT 5 CONNECT")
     finally:
         client.loop_stop()
+
+
+def test_a_port_in_use_is_named_as_such() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(BrokerStartError, match=rf"127\.0\.0\.1:{port}: the address is already in use"):
+            start_classroom("alice", port=port)
 
 
 def test_stop_leaves_no_thread_or_port() -> None:
