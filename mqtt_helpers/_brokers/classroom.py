@@ -14,8 +14,10 @@ the broker, and everything the broker sends back passes through it again:
   board for whole-class demos. A learner's ``#`` does not match them (only a
   filter that starts with ``class/`` does), so a lesson's output never gains
   a classmate's demo message.
-- the teacher's port is not rewritten at all: username ``teacher`` and the
-  password get in, and see the real names ``learners/NAME/...`` and ``class/...``.
+- the teacher's port is not rewritten: username ``teacher`` and the password
+  get in, and see the real names ``learners/NAME/...`` and ``class/...``
+  (publishing to exactly ``learners/NAME/``, an empty topic in NAME's
+  namespace, closes the teacher's connection: no learner could receive it).
 - the broker itself keeps a retained ``$SYS/classroom/learners/NAME`` message
   per learner: the JSON list of the client ids connected on their port (a
   ``$`` topic, so no ``#`` subscription receives it unasked; MQTT-4.7.2-1).
