@@ -573,18 +573,27 @@ SMUGGLED = publish_packet(b"learners/bob/diary", b"alice was here!", first=0x31)
 # amqtt 0.12.1 decodes invalid UTF-8 as str(bytes): b"\xff" * k reads as 3 + 4k characters, so it counts 3 + 3k
 # bytes more than it read, and parses that many unread bytes as the next packets.
 INVALID = b"\xff" * (len(SMUGGLED) // 3 - 1)
+
+
+def subscribe_smuggling() -> bytes:
+    """Vector E in the shape that got past the old rewriter: it prefixed both filters and passed the packet on.
+
+    amqtt then counts ``b"\\xff" * 16384`` (prefixed) as 49,155 bytes more than it read and stops after it: the
+    second filter's length (0xC000 once prefixed) reads as a PINGREQ, its prefix as three acknowledgements and a
+    CONNACK, and the rest as SMUGGLED and more PINGREQs.
+    """
+    second = b"?" + SMUGGLED
+    second += b"\xc0\x00" * ((0xC000 - 15 - len(second)) // 2)
+    second += b"?" * (0xC000 - 15 - len(second))
+    body = b"\x00\x01" + string(b"\xff" * 16384) + b"\x00" + string(second) + b"\x00"
+    return bytes([0x82]) + encode_length(len(body)) + body
+
+
 VECTORS = {
     "A: a PINGREQ whose body is packets": bytes([0xC0]) + encode_length(len(SMUGGLED)) + SMUGGLED,
     "B: a PUBACK longer than 2 bytes": bytes([0x40]) + encode_length(2 + len(SMUGGLED)) + b"\x00\x01" + SMUGGLED,
     "D: a PUBLISH whose topic is invalid UTF-8": publish_packet(b"house/" + INVALID, b"pad" + SMUGGLED),
-    "E: a SUBSCRIBE whose first filter is invalid UTF-8": (
-        bytes([0x82])
-        + encode_length(2 + 2 + len(INVALID) + 1 + len(SMUGGLED))
-        + b"\x00\x01"
-        + string(INVALID)
-        + b"\x00"
-        + SMUGGLED
-    ),
+    "E: a SUBSCRIBE whose first filter is invalid UTF-8": subscribe_smuggling(),
     "F: a PUBLISH to a wildcard topic": publish_packet(b"house/#", SMUGGLED),
 }
 
