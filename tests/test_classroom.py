@@ -299,6 +299,18 @@ def test_teacher_port_refuses_wrong_or_missing_credentials(
         connect_client(classroom.teacher, "intruder", username=username, password=password, timeout=TIMEOUT)
 
 
+def test_only_learner_listeners_admit_without_a_password(classroom: Classroom) -> None:
+    """Fail closed: a listener that is neither a learner's nor (with the password) the teacher's admits nobody."""
+    broker = classroom._state.broker
+    anonymous = mqtt311.Connect(b"x", True, 60, None, None, None)
+    teacher = mqtt311.Connect(b"x", True, 60, None, b"teacher", PASSWORD.encode())
+    assert broker.admit("learners/alice", anonymous) == 0
+    assert broker.admit("default", anonymous) == mqtt311.NOT_AUTHORIZED
+    assert broker.admit("default", teacher) == 0
+    assert broker.admit("learners/mallory", anonymous) == mqtt311.NOT_AUTHORIZED
+    assert broker.admit("anything else", teacher) == mqtt311.NOT_AUTHORIZED
+
+
 def test_generated_teacher_password_works() -> None:
     with start_classroom("alice") as room:
         assert len(room.teacher_password) >= 12
