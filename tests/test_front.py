@@ -125,6 +125,41 @@ def test_the_codec_round_trips_a_connect_and_encodes_lengths_in_shortest_form() 
     assert mqtt311.connack(5, session_present=True) == b"\x20\x02\x00\x05", "a refusal says session-present 0"
 
 
+# Valid packets a learner might send after CONNECT (the fuzz tests mutate them).
+VALID = [
+    b"\x30" + encode_length(len(string(b"learners/bob/diary") + b"x")) + string(b"learners/bob/diary") + b"x",
+    b"\x33" + encode_length(len(string(b"a/b") + b"\x00\x05hi")) + string(b"a/b") + b"\x00\x05hi",
+    b"\x82\x06\x00\x01" + string(b"#")[:3] + b"\x01",
+    b"\xa2\x05\x00\x02" + string(b"#")[:3],
+    b"\x40\x02\x00\x05",
+    b"\x62\x02\x00\x05",
+    b"\xc0\x00",
+    b"\xe0\x00",
+]
+
+
+CODEC_EXAMPLES = 2000
+
+
+@pytest.mark.slow
+@settings(max_examples=CODEC_EXAMPLES, deadline=None, database=None)
+@given(data=st.one_of(st.binary(max_size=64), st.builds(bytes.__add__, st.sampled_from(VALID), st.binary(max_size=8))))
+def test_the_codec_accepts_only_what_it_can_re_encode_exactly(data: bytes) -> None:
+    """Arbitrary bytes: the codec raises MalformedPacket or nothing; a packet it accepts re-encodes byte for byte."""
+    try:
+        whole = mqtt311.split(data)
+        if whole is None:
+            return
+        header, body, _ = whole
+        packet = mqtt311.parse_connect(header[0], body) if header[0] >> 4 == 1 else mqtt311.parse(header[0], body)
+    except MalformedPacket:
+        return
+    if isinstance(packet, mqtt311.Connect):
+        assert mqtt311.encode_connect(packet) == header + body
+    else:
+        assert mqtt311.packet(packet.kind, packet.flags, packet.body) == header + body
+
+
 def test_repeated_refusals_from_one_address_wait_ever_longer() -> None:
     throttle = Throttle(0.25, ceiling=8.0, size=2)
     assert [throttle.refused("10.0.0.1") for _ in range(7)] == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
@@ -253,17 +288,6 @@ def test_ten_thousand_refused_connects_leave_memory_flat(kind: str) -> None:
 
 
 # --- fuzz: one learner's arbitrary bytes stay in their namespace -------------------------------------
-
-VALID = [
-    b"\x30" + encode_length(len(string(b"learners/bob/diary") + b"x")) + string(b"learners/bob/diary") + b"x",
-    b"\x33" + encode_length(len(string(b"a/b") + b"\x00\x05hi")) + string(b"a/b") + b"\x00\x05hi",
-    b"\x82\x06\x00\x01" + string(b"#")[:3] + b"\x01",
-    b"\xa2\x05\x00\x02" + string(b"#")[:3],
-    b"\x40\x02\x00\x05",
-    b"\x62\x02\x00\x05",
-    b"\xc0\x00",
-    b"\xe0\x00",
-]
 
 
 @st.composite
