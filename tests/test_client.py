@@ -1,28 +1,21 @@
-"""connect_client(): fast sockets and clear errors instead of hangs."""
+"""connect_client() and subscribe(): fast sockets, clear errors instead of hangs, every SUBACK to its caller."""
 
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
 import mqtt_helpers
-from mqtt_helpers import BrokerUnreachable, Inbox, WaitTimeout, close_client, connect_client, subscribe
-from tests.helpers import new_client
+from mqtt_helpers import BrokerUnreachable, Inbox, WaitTimeout, close_client, connect_client, start_broker, subscribe
+from tests.helpers import round_trip
 
 
 def test_sets_tcp_nodelay(broker: mqtt_helpers.BrokerHandle) -> None:
     client = connect_client(broker)
     try:
         assert client.socket().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
-    finally:
-        close_client(client)
-
-
-def test_session_present_flag_is_recorded(broker: mqtt_helpers.BrokerHandle) -> None:
-    client = connect_client(broker, "flags-check")
-    try:
-        assert client.connect_flags.session_present is False
     finally:
         close_client(client)
 
@@ -45,14 +38,14 @@ def test_a_silent_server_times_out_naming_the_connack() -> None:
             connect_client(("127.0.0.1", port), timeout=0.5)
 
 
-def test_wildcard_publish_and_bad_payload_are_refused_by_paho() -> None:
-    """paho's own checks, stated in notebook 02 (and the widgets' publish panel relies on them):
-    they raise before anything is sent, so no broker is needed."""
-    client = new_client()
-    with pytest.raises(ValueError, match="wildcard"):
-        client.publish("house/+/light", "on")
-    with pytest.raises(TypeError, match="payload must be"):
-        client.publish("house/light", {"state": "on"})  # type: ignore[arg-type]
+def test_tls_to_an_address_trusts_the_system_cas_and_says_what_to_pass() -> None:
+    """An address carries no CA: the broker's own certificate is then checked against the system's CAs (it fails
+    to verify), and the error says to pass the handle, which carries the CA."""
+    with start_broker("amqtt", tls=True) as broker:
+        assert broker.tls_port is not None
+        with pytest.raises(BrokerUnreachable, match=rf"{broker.tls_port} sent a certificate that the system's CAs"):
+            connect_client((broker.host, broker.tls_port), tls=True)
+        assert round_trip(broker, tls=True) == "ping"
 
 
 def test_subscribe_waits_for_the_suback_and_keeps_the_users_callback(broker: mqtt_helpers.BrokerHandle) -> None:
@@ -69,3 +62,43 @@ def test_subscribe_waits_for_the_suback_and_keeps_the_users_callback(broker: mqt
         assert inbox.wait(1)[0].payload == b"right away"
     finally:
         close_client(client)
+
+
+def test_overlapping_subscribes_each_get_their_suback(broker: mqtt_helpers.BrokerHandle) -> None:
+    """Two calls in flight at once; the first returns before the second's SUBACK is read.
+
+    The network loop is driven by hand, one packet per ``loop()``, so the order is fixed: both SUBSCRIBEs sent,
+    then the first SUBACK read (and its caller returned), then the second.
+    """
+    client = connect_client(broker)
+    client.loop_stop()
+    tracer = mqtt_helpers.PacketTracer()
+    tracer.attach(client, "client")
+    results: dict[str, object] = {}
+
+    def sent() -> int:
+        return sum(e.packet == "SUBSCRIBE" for e in tracer.events)
+
+    def call(name: str, topic: str) -> None:
+        try:
+            results[name] = [code.value for code in subscribe(client, topic, 1, timeout=2)]
+        except Exception as exc:
+            results[name] = exc
+
+    try:
+        first = threading.Thread(target=call, args=("first", "a/1"))
+        first.start()
+        mqtt_helpers.wait_for(lambda: sent() == 1, what="the first SUBSCRIBE")
+        second = threading.Thread(target=call, args=("second", "a/2"))
+        second.start()
+        mqtt_helpers.wait_for(lambda: sent() == 2, what="the second SUBSCRIBE")
+        client.loop(timeout=5)  # reads the first SUBACK only
+        first.join(5)
+        assert results.get("first") == [1]
+        while second.is_alive() and client.loop(timeout=0.1) == 0:
+            pass
+        second.join(5)
+        assert results.get("second") == [1]
+    finally:
+        close_client(client)
+
