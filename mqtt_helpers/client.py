@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -127,7 +127,8 @@ class _Subacks:
     _installing = threading.Lock()
 
     def __init__(self, previous: mqtt.CallbackOnSubscribe | None) -> None:
-        self.previous = previous
+        # a VERSION2 client (the series uses no other) calls on_subscribe with these five arguments
+        self.previous = cast("mqtt.CallbackOnSubscribe_v2 | None", previous)
         self.arrived = threading.Condition()
         self.pending: dict[int, list[ReasonCode] | None] = {}  # mid -> reason codes, None until the SUBACK
 
@@ -150,7 +151,7 @@ class _Subacks:
                 self.pending[mid] = codes
                 self.arrived.notify_all()
         if self.previous is not None:
-            self.previous(client, userdata, mid, codes, properties)  # type: ignore[call-arg]  # a VERSION2 client
+            self.previous(client, userdata, mid, codes, properties)
 
 
 def close_client(client: mqtt.Client) -> None:

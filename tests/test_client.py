@@ -101,4 +101,3 @@ def test_overlapping_subscribes_each_get_their_suback(broker: mqtt_helpers.Broke
         assert results.get("second") == [1]
     finally:
         close_client(client)
-

@@ -42,9 +42,7 @@ def test_a_publish_nobody_acknowledged_is_not_called_acknowledged(pair: Pair) ->
     panel = PublishPanel(publisher, topic="a/b", payload="x", timeout=0.2)
     panel.qos.value = 1
     panel.button.click()
-    assert panel.status.value == (
-        "not acknowledged within 0.2 s (is the client connected?): 'x' on a/b (mid 1, QoS 1)"
-    )
+    assert panel.status.value == ("not acknowledged within 0.2 s (is the client connected?): 'x' on a/b (mid 1, QoS 1)")
 
 
 def test_bad_topic_is_reported_in_the_panel_not_raised(pair: Pair) -> None:
