@@ -26,7 +26,7 @@ BANNER = (
 
 def solved(lesson: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode | None:
     """The lesson with answers filled in, or None when it has no exercises."""
-    notebook = nbformat.from_dict(lesson)
+    notebook: nbformat.NotebookNode = nbformat.from_dict(lesson)
     exercises = [c for c in notebook.cells if "exercise" in c.metadata.get("tags", [])]
     if not exercises:
         return None

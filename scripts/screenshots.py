@@ -97,7 +97,7 @@ def play_panel(page: Any, lab: Lab, out: Path) -> None:
         expect(status).not_to_have_text(before, timeout=SHOWS)  # each answer names a new message id
         if "not published" in status.inner_text():
             raise SystemExit(f"the panel could not publish after Run All: {status.inner_text()}")
-    last_topic, last_payload, _ = [m for m in MESSAGES if m[0].startswith("house/")][-1]
+    last_topic, _last_payload, _ = [m for m in MESSAGES if m[0].startswith("house/")][-1]
     expect(monitor.locator("tr").last).to_contain_text(last_topic, timeout=SHOWS)
     monitor_cell = page.locator(f"{NOTEBOOK} .jp-CodeCell", has=monitor)
     panel_cell = page.locator(f"{NOTEBOOK} .jp-CodeCell", has=panel)

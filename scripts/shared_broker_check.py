@@ -72,7 +72,7 @@ def classroom() -> Iterator[str]:
 
 def alice_url(lines: queue.Queue[str | None]) -> str:
     """The URL on the classroom's `alice mqtt://HOST:PORT` line, or SystemExit naming what it printed."""
-    deadline, seen = time.monotonic() + START_TIMEOUT, []
+    deadline, seen = time.monotonic() + START_TIMEOUT, list[str]()
     while True:
         try:
             line = lines.get(timeout=max(0.0, deadline - time.monotonic()))

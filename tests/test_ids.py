@@ -38,7 +38,7 @@ def test_random_ids_differ() -> None:
 @pytest.mark.parametrize("bad", [{"prefix": ""}, {"scheme": "uuid"}, {"scheme": "serial", "serial": ""}])
 def test_bad_arguments_say_what_to_do(bad: dict[str, str]) -> None:
     args: dict[str, Any] = {"prefix": "Myclient", **bad}
-    with pytest.raises(ValueError, match="prefix|scheme|serial"):
+    with pytest.raises(ValueError, match=r"prefix|scheme|serial"):
         unique_client_id(**args)
 
 

@@ -45,7 +45,8 @@ def test_jupyterlab_serves_the_series(tmp_path: Path) -> None:
         base = wait_for_url(tmp_path / "lab.log", server)
         listing = json.load(urllib.request.urlopen(f"{base}api/contents/notebooks?token=study", timeout=10))
         names = sorted(item["name"] for item in listing["content"])
-        assert "00-getting-started.ipynb" in names and "solutions" in names
+        assert "00-getting-started.ipynb" in names
+        assert "solutions" in names
         assert len([n for n in names if re.match(r"\d\d-.*\.ipynb$", n)]) >= 8
         page = urllib.request.urlopen(f"{base}lab/tree/notebooks/00-getting-started.ipynb?token=study", timeout=10)
         assert page.status == 200

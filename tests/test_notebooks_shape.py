@@ -25,7 +25,8 @@ def lines(source: str) -> int:
 
 
 def read(path: Path) -> nbformat.NotebookNode:
-    return nbformat.read(path, as_version=4)
+    notebook: nbformat.NotebookNode = nbformat.read(path, as_version=4)
+    return notebook
 
 
 def markdown(notebook: nbformat.NotebookNode) -> str:
@@ -66,7 +67,8 @@ def test_core_path_is_bounded(path: Path) -> None:
 def test_fixed_sections(path: Path) -> None:
     notebook = read(path)
     first = notebook.cells[0]
-    assert first.cell_type == "markdown" and first.source.startswith("# "), f"{path.name}: must open with an H1"
+    assert first.cell_type == "markdown", f"{path.name}: must open with an H1"
+    assert first.source.startswith("# "), f"{path.name}: must open with an H1"
     text = markdown(notebook)
     assert "You will learn" in text, f"{path.name}: no 'You will learn' list"
     for heading in ("Key points", "Next"):

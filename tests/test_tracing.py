@@ -58,12 +58,14 @@ def test_parse_received_publish_with_dup() -> None:
 )
 def test_parse_publish_variants(line: str) -> None:
     event = parse_log_line("c", line)
-    assert event is not None and (event.packet, event.qos, event.retain, event.topic) == ("PUBLISH", 0, True, TOPIC)
+    assert event is not None
+    assert (event.packet, event.qos, event.retain, event.topic) == ("PUBLISH", 0, True, TOPIC)
 
 
 def test_qos0_publish_shows_no_mid() -> None:
     event = parse_log_line("p", "Sending PUBLISH (d0, q0, r0, m1), 'b'a/b'', ... (1 bytes)")
-    assert event is not None and event.label(mids=True) == "PUBLISH (qos=0)"
+    assert event is not None
+    assert event.label(mids=True) == "PUBLISH (qos=0)"
 
 
 @pytest.mark.parametrize(
@@ -87,12 +89,14 @@ def test_qos0_publish_shows_no_mid() -> None:
 )
 def test_parse_control_packets(line: str, direction: str, packet: str, mid: int | None) -> None:
     event = parse_log_line("c", line)
-    assert event is not None and (event.direction, event.packet, event.mid) == (direction, packet, mid)
+    assert event is not None
+    assert (event.direction, event.packet, event.mid) == (direction, packet, mid)
 
 
 def test_parse_connack_session_present() -> None:
     event = parse_log_line("c", "Received CONNACK (1, 0)")
-    assert event is not None and event.session_present is True
+    assert event is not None
+    assert event.session_present is True
     assert event.line() == "broker -> c : CONNACK (session_present=1)"
 
 
@@ -196,7 +200,7 @@ def test_broker_is_not_a_client_name() -> None:
 def test_wait_for_times_out_with_what_was_recorded() -> None:
     tracer = PacketTracer()
     tracer.record("publisher", "Sending PINGREQ")
-    with pytest.raises(WaitTimeout, match="PINGRESP received by publisher.*PINGREQ"):
+    with pytest.raises(WaitTimeout, match=r"PINGRESP received by publisher.*PINGREQ"):
         tracer.wait_for("PINGRESP", "publisher", direction="received", timeout=0.05)
 
 
@@ -322,7 +326,8 @@ def test_save_writes_a_reproducible_png(tmp_path: Path) -> None:
     events = canonical_order(events_from(QOS1_LINES), ["publisher", "subscriber"])
     first = draw_sequence(events, "QoS 1").save(tmp_path / "a.png")
     second = draw_sequence(events, "QoS 1").save(tmp_path / "b.png")
-    assert first.read_bytes().startswith(b"\x89PNG") and first.stat().st_size > 1000
+    assert first.read_bytes().startswith(b"\x89PNG")
+    assert first.stat().st_size > 1000
     assert first.read_bytes() == second.read_bytes(), "the PNG is not reproducible"
 
 

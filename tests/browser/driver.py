@@ -7,6 +7,7 @@ through `executable_path`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -151,10 +152,9 @@ class Lab:
     def stop(self) -> None:
         """Shut down the kernels, then end the server."""
         if self.process.poll() is None:
-            try:
+            # the server is going away anyway; its own shutdown stops the kernels too
+            with contextlib.suppress(urllib.error.URLError, ConnectionError):
                 self.shutdown_kernels()
-            except (urllib.error.URLError, ConnectionError):
-                pass  # the server is going away anyway; its own shutdown stops the kernels too
             self.process.terminate()
             try:
                 self.process.wait(timeout=20)
