@@ -21,6 +21,8 @@ from pathlib import Path
 
 import nbformat
 
+from mqtt_helpers._series import lessons, solutions
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,9 +36,7 @@ def one_cell_notebook(path: Path) -> None:
 
 
 def series(upto: int) -> list[Path]:
-    lessons = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-    solutions = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]-*.ipynb"))
-    return [p for p in lessons + solutions if int(p.name[:2]) <= upto]
+    return [p for p in lessons() + solutions() if int(p.name[:2]) <= upto]
 
 
 def main() -> int:

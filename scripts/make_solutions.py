@@ -18,6 +18,8 @@ from pathlib import Path
 
 import nbformat
 
+from mqtt_helpers import _series as series
+
 BANNER = (
     "> **Solutions.** This is lesson [{name}](../{name}) with every exercise answered; "
     "the self-check cells show what a working answer prints. Try the exercises yourself first!\n\n"
@@ -61,7 +63,7 @@ def main(folder: str = "notebooks") -> int:
     lessons = Path(folder)
     out = lessons / "solutions"
     out.mkdir(exist_ok=True)
-    for path in sorted(lessons.glob("[0-9][0-9]-*.ipynb")):
+    for path in series.lessons(lessons):
         notebook = solved(nbformat.read(path, as_version=4), path.name)
         target = out / f"{path.stem}-solutions.ipynb"
         if notebook is not None and not same_cells(notebook, target):

@@ -23,16 +23,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mqtt_helpers._series import lessons, solutions
+
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0  # seconds for the classroom broker to print its learners' addresses
 
 
 def notebooks(with_solutions: bool) -> list[str]:
     """The numbered lessons in order, then (optionally) their solutions in order."""
-    found = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-    if with_solutions:
-        found += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks" / "solutions").glob("[0-9][0-9]-*.ipynb"))
-    return found
+    return [str(p.relative_to(ROOT)) for p in lessons() + (solutions() if with_solutions else [])]
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""The lessons' shape (DEVELOPERS.md): short code cells, a bounded core path, the fixed sections, real exercises.
+"""The lessons' shape, as the project's standards for lessons set it: short code cells, a bounded core path, the
+fixed sections (H1, "You will learn", "Key points", "Next"), real exercises.
 
 Line counts are taken after `ruff format` (which `make lint` enforces), so two blank lines between top-level
 definitions count too.
@@ -12,8 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+from mqtt_helpers._series import NOTEBOOKS, lessons
+
+LESSONS = lessons()
 MAX_CELL_LINES = 15
 MAX_CORE_CELLS = 55
 # The core path ends where the optional part starts: a "Going further" or "Play" heading.
