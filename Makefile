@@ -87,7 +87,7 @@ img: setup
 	$(PY) scripts/make_diagrams.py img
 
 screenshots: setup
-	$(PY) scripts/screenshots.py img
+	$(PY) -m scripts.screenshots img
 
 bench: setup
 	$(PY) benchmarks/broker_bench.py

@@ -1,6 +1,6 @@
 """Take the README's JupyterLab screenshots with the browser code the tests use (`make screenshots`).
 
-Usage: python scripts/screenshots.py [OUT_DIR]   (default: img)
+Usage: python -m scripts.screenshots [OUT_DIR]   (default: img; from the repository root)
 
 JupyterLab runs with `make lab`'s command on a temporary copy of the repository, in Debian's headless Chromium
 (tests/browser/driver.py), so taking pictures never changes a notebook. Writes:
@@ -17,10 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.browser.driver import (  # noqa: E402 - the repository root must be importable first
+from tests.browser.driver import (
     NOTEBOOK,
     Lab,
     clear_and_run_all,

@@ -10,7 +10,6 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from mqtt_helpers import BrokerHandle, Inbox, WaitTimeout, subscribe
-from mqtt_helpers._paho_log import Direction
 from mqtt_helpers.client import set_nodelay
 from mqtt_helpers.drawing import draw_sequence
 from mqtt_helpers.tracing import (
@@ -21,9 +20,8 @@ from mqtt_helpers.tracing import (
     parse_log_line,
     render_text,
 )
+from scripts.make_diagrams import TOPIC, trace_flow
 from tests.helpers import new_client
-
-TOPIC = "house/bulb1"
 
 # --- parsing paho's log lines -----------------------------------------------------
 
@@ -230,22 +228,6 @@ def side(tracer: PacketTracer, name: str) -> list[tuple[str, str, int | None]]:
     return [(e.direction, e.packet, e.qos) for e in tracer.events if e.client == name]
 
 
-LAST_PACKET: dict[int, tuple[str, Direction]] = {
-    0: ("PUBLISH", "received"),
-    1: ("PUBACK", "sent"),
-    2: ("PUBCOMP", "sent"),
-}
-
-
-def publish_traced(tracer: PacketTracer, publisher: mqtt.Client, inbox: Inbox, qos: int) -> None:
-    tracer.clear()
-    info = publisher.publish(TOPIC, "ON", qos)
-    info.wait_for_publish(5)
-    inbox.wait(1)
-    packet, direction = LAST_PACKET[qos]
-    tracer.wait_for(packet, "subscriber", direction=direction)
-
-
 def test_connect_and_subscribe_are_traced(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox]) -> None:
     tracer = traced[0]
     assert [(d, p) for d, p, _ in side(tracer, "subscriber")] == [
@@ -255,7 +237,7 @@ def test_connect_and_subscribe_are_traced(traced: tuple[PacketTracer, mqtt.Clien
 
 def test_qos0_flow(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox]) -> None:
     tracer, publisher, _, inbox = traced
-    publish_traced(tracer, publisher, inbox, 0)
+    trace_flow(tracer, publisher, inbox, 0)
     assert side(tracer, "publisher") == [("sent", "PUBLISH", 0)]
     assert side(tracer, "subscriber") == [("received", "PUBLISH", 0)]
     assert (
@@ -266,7 +248,7 @@ def test_qos0_flow(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox])
 
 def test_qos1_flow(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox]) -> None:
     tracer, publisher, _, inbox = traced
-    publish_traced(tracer, publisher, inbox, 1)
+    trace_flow(tracer, publisher, inbox, 1)
     assert side(tracer, "publisher") == [("sent", "PUBLISH", 1), ("received", "PUBACK", None)]
     assert side(tracer, "subscriber") == [("received", "PUBLISH", 1), ("sent", "PUBACK", None)]
     assert render_text(tracer.canonical()) == QOS1_TEXT
@@ -274,7 +256,7 @@ def test_qos1_flow(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox])
 
 def test_qos2_flow(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox]) -> None:
     tracer, publisher, _, inbox = traced
-    publish_traced(tracer, publisher, inbox, 2)
+    trace_flow(tracer, publisher, inbox, 2)
     assert side(tracer, "publisher") == [
         ("sent", "PUBLISH", 2), ("received", "PUBREC", None), ("sent", "PUBREL", None), ("received", "PUBCOMP", None),
     ]  # fmt: skip
