@@ -67,8 +67,8 @@ test-notebooks-mosquitto: setup
 
 # On a shared broker state outlives a notebook: every lesson must leave no retained message, session or will.
 test-shared-broker: setup
-	$(PY) scripts/shared_broker_check.py --solutions
-	$(PY) scripts/shared_broker_check.py --solutions --classroom
+	$(PY) -m scripts.shared_broker_check --solutions
+	$(PY) -m scripts.shared_broker_check --solutions --classroom
 
 # The lessons only (not the solutions), as on the Pythons other than the default one.
 test-lessons: setup

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import queue
 import socket
+import threading
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -93,3 +96,48 @@ class TextInbox:
 
 def _received(message: mqtt.MQTTMessage) -> Received:
     return Received(message.topic, bytes(message.payload), message.qos, bool(message.retain))
+
+
+class OutputLines:
+    """The lines a child process writes to ``stream``, read by a thread, so a caller can wait for one with a timeout
+    (a plain ``readline()`` could block for ever). ``lines`` holds every line taken so far."""
+
+    def __init__(self, stream: IO[str], name: str) -> None:
+        self.name = name
+        self.lines: list[str] = []
+        self._new: queue.Queue[str | None] = queue.Queue()  # None: the stream ended
+        self._ended = False
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._new.put(line.rstrip("\n"))
+        self._new.put(None)
+
+    def expect(self, text: str, timeout: float) -> str:
+        """The next line containing ``text``; TimeoutError or EOFError (naming the output so far) if none comes."""
+        deadline = time.monotonic() + timeout
+        while (line := self._next(deadline, f"a line containing {text!r}", timeout)) is not None:
+            if text in line:
+                return line
+        raise EOFError(f"{self.name} ended with no line containing {text!r}; output: {self.lines}")
+
+    def rest(self, timeout: float) -> list[str]:
+        """Every line up to the end of the stream (the process exited), within ``timeout`` seconds."""
+        deadline, start = time.monotonic() + timeout, len(self.lines)
+        while self._next(deadline, "the end of its output", timeout) is not None:
+            pass
+        return self.lines[start:]
+
+    def _next(self, deadline: float, what: str, timeout: float) -> str | None:
+        if self._ended:
+            return None
+        try:
+            line = self._new.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError(f"{self.name}: nothing ({what}) within {timeout:g} s; output: {self.lines}") from None
+        if line is None:
+            self._ended = True
+        else:
+            self.lines.append(line)
+        return line

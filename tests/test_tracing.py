@@ -292,7 +292,7 @@ def test_three_flows_in_a_row_render_flow_by_flow(traced: tuple[PacketTracer, mq
 # --- drawing --------------------------------------------------------------------------
 
 
-def test_draw_sequence_has_one_arrow_and_label_per_event(tmp_path: Path) -> None:
+def test_draw_sequence_has_one_arrow_and_label_per_event() -> None:
     events = canonical_order(events_from(QOS1_LINES), ["publisher", "subscriber"])
     diagram = draw_sequence(events, "QoS 1")
     assert diagram.lanes == ["publisher", "broker", "subscriber"]
