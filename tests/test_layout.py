@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "mqtt_helpers"
 # Lines a learner may read in one sitting, counted as ruff formats them. It was 900 until issue 19; the same
 # modules then measured 922 once their `fmt: skip` blocks were formatted; with paho's types in the callback
-# signatures and subscribe()'s SUBACK table they measure about 950.
+# signatures and subscribe()'s SUBACK table they measure 956 (issue 19).
 LEARNER_BUDGET = 960
 
 
