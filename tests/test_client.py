@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 
@@ -67,27 +68,32 @@ def test_overlapping_subscribes_each_get_their_suback(broker: mqtt_helpers.Broke
     tracer.attach(client, "client")
     results: dict[str, object] = {}
 
-    def sent() -> int:
-        return sum(e.packet == "SUBSCRIBE" for e in tracer.events)
+    def count(packet: str, direction: str) -> int:
+        return sum(e.packet == packet and e.direction == direction for e in tracer.events)
+
+    def read_subacks(total: int) -> None:
+        """Run the network loop by hand until ``total`` SUBACKs were read (one packet per loop() at most)."""
+        deadline = time.monotonic() + 10
+        while count("SUBACK", "received") < total and time.monotonic() < deadline:
+            client.loop(timeout=0.1)
 
     def call(name: str, topic: str) -> None:
         try:
-            results[name] = [code.value for code in subscribe(client, topic, 1, timeout=2)]
+            results[name] = [code.value for code in subscribe(client, topic, 1, timeout=10)]
         except Exception as exc:  # noqa: BLE001 - the test reports whatever the call raised
             results[name] = exc
 
     try:
         first = threading.Thread(target=call, args=("first", "a/1"))
         first.start()
-        mqtt_helpers.wait_for(lambda: sent() == 1, what="the first SUBSCRIBE")
+        mqtt_helpers.wait_for(lambda: count("SUBSCRIBE", "sent") == 1, what="the first SUBSCRIBE")
         second = threading.Thread(target=call, args=("second", "a/2"))
         second.start()
-        mqtt_helpers.wait_for(lambda: sent() == 2, what="the second SUBSCRIBE")
-        client.loop(timeout=5)  # reads the first SUBACK only
+        mqtt_helpers.wait_for(lambda: count("SUBSCRIBE", "sent") == 2, what="the second SUBSCRIBE")
+        read_subacks(1)
         first.join(5)
         assert results.get("first") == [1]
-        while second.is_alive() and client.loop(timeout=0.1) == 0:
-            pass
+        read_subacks(2)
         second.join(5)
         assert results.get("second") == [1]
     finally:
