@@ -21,7 +21,10 @@ if TYPE_CHECKING:  # matplotlib loads in ~0.3 s: only when a diagram is drawn
 
 @dataclass
 class SequenceDiagram:
-    """A drawn sequence diagram: the matplotlib figure, its arrows and their labels. A notebook shows it as a PNG."""
+    """A drawn sequence diagram: the matplotlib figure, its arrows and their labels.
+
+    A notebook shows it as a PNG.
+    """
 
     figure: Figure
     title: str

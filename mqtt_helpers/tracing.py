@@ -60,7 +60,10 @@ class PacketEvent:
         return BROKER if self.direction == "sent" else self.client
 
     def label(self, *, mids: bool = False) -> str:
-        """The packet name with its flags, e.g. ``PUBLISH (qos=1, retain=1)``; ``mids`` adds QoS 1/2 message ids."""
+        """The packet name with its flags, e.g. ``PUBLISH (qos=1, retain=1)``.
+
+        ``mids=True`` adds the message ids of QoS 1 and 2 packets.
+        """
         parts = [f"qos={self.qos}"] if self.qos is not None else []
         if self.retain:
             parts.append("retain=1")
@@ -90,7 +93,10 @@ def parse_log_line(client: str, line: str, seq: int = 0) -> PacketEvent | None:
 
 
 class PacketTracer:
-    """Records the packets of several named paho clients; callbacks only record, cells wait with :meth:`wait_for`."""
+    """Records the packets of several named paho clients.
+
+    paho's callbacks only record; a cell waits for a packet with :meth:`wait_for`.
+    """
 
     def __init__(self) -> None:
         self._events: list[PacketEvent] = []
