@@ -10,6 +10,7 @@ import pytest
 
 import mqtt_helpers
 from mqtt_helpers import BrokerUnreachable, Inbox, WaitTimeout, close_client, connect_client, subscribe
+from mqtt_helpers._brokers.ports import free_port
 
 
 def test_sets_tcp_nodelay(broker: mqtt_helpers.BrokerHandle) -> None:
@@ -23,9 +24,7 @@ def test_sets_tcp_nodelay(broker: mqtt_helpers.BrokerHandle) -> None:
 
 
 def test_nothing_listening_is_a_clear_error() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     with pytest.raises(BrokerUnreachable, match=rf"127\.0\.0\.1:{port} \(connection refused.*start_broker"):
         connect_client(("127.0.0.1", port))
 
