@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import socket
@@ -17,6 +18,7 @@ import mqtt_helpers
 from mqtt_helpers import BrokerStartError, BrokerUnreachable, ConnectionRefused, connect_client, start_broker, subscribe
 from mqtt_helpers._brokers import mosquitto as mosquitto_module
 from mqtt_helpers._brokers.amqtt import _close_loop, _run
+from mqtt_helpers._brokers.ports import start_error
 from mqtt_helpers.broker import resolve_kind
 from tests.helpers import accepts, other_loopback, require, round_trip
 
@@ -74,6 +76,23 @@ def test_port_in_use_names_address_and_cause(broker_kind: str) -> None:
         port = squatter.getsockname()[1]
         with pytest.raises(BrokerStartError, match=rf"127\.0\.0\.1:{port}.*already in use"):
             start_broker(broker_kind, port=port)
+
+
+@pytest.mark.parametrize("link", ["__cause__", "__context__"])
+def test_start_error_finds_the_os_error_behind_a_wrapped_failure(link: str) -> None:
+    failure = RuntimeError("the server could not start")
+    setattr(failure, link, OSError(errno.EADDRINUSE, "Address already in use"))
+    assert str(start_error("amqtt", "127.0.0.1:1883", failure)) == (
+        "cannot start amqtt on 127.0.0.1:1883: the address is already in use "
+        "(another broker is running there; stop it, or pass port=0 for a free port)"
+    )
+    other = RuntimeError("bad config")
+    other.__cause__ = OSError(errno.EACCES, "Permission denied")
+    assert (
+        str(start_error("amqtt", "0.0.0.0:80", other))
+        == "cannot start amqtt on 0.0.0.0:80: [Errno 13] Permission denied"
+    )
+    assert str(start_error("amqtt", "h:1", ValueError("no listener"))) == "cannot start amqtt on h:1: no listener"
 
 
 def test_environment_variable_selects_the_broker(broker_kind: str, monkeypatch: pytest.MonkeyPatch) -> None:

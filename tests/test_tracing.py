@@ -231,8 +231,11 @@ def side(tracer: PacketTracer, name: str) -> list[tuple[str, str, int | None]]:
 def test_connect_and_subscribe_are_traced(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox]) -> None:
     tracer = traced[0]
     assert [(d, p) for d, p, _ in side(tracer, "subscriber")] == [
-        ("sent", "CONNECT"), ("received", "CONNACK"), ("sent", "SUBSCRIBE"), ("received", "SUBACK"),
-    ]  # fmt: skip
+        ("sent", "CONNECT"),
+        ("received", "CONNACK"),
+        ("sent", "SUBSCRIBE"),
+        ("received", "SUBACK"),
+    ]
 
 
 def test_qos0_flow(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox]) -> None:
@@ -258,11 +261,17 @@ def test_qos2_flow(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox])
     tracer, publisher, _, inbox = traced
     trace_flow(tracer, publisher, inbox, 2)
     assert side(tracer, "publisher") == [
-        ("sent", "PUBLISH", 2), ("received", "PUBREC", None), ("sent", "PUBREL", None), ("received", "PUBCOMP", None),
-    ]  # fmt: skip
+        ("sent", "PUBLISH", 2),
+        ("received", "PUBREC", None),
+        ("sent", "PUBREL", None),
+        ("received", "PUBCOMP", None),
+    ]
     assert side(tracer, "subscriber") == [
-        ("received", "PUBLISH", 2), ("sent", "PUBREC", None), ("received", "PUBREL", None), ("sent", "PUBCOMP", None),
-    ]  # fmt: skip
+        ("received", "PUBLISH", 2),
+        ("sent", "PUBREC", None),
+        ("received", "PUBREL", None),
+        ("sent", "PUBCOMP", None),
+    ]
     assert render_text(tracer.canonical()).splitlines() == [
         "publisher -> broker : PUBLISH (qos=2)",
         "broker -> publisher : PUBREC",
@@ -284,8 +293,11 @@ def test_three_flows_in_a_row_render_flow_by_flow(traced: tuple[PacketTracer, mq
     tracer.wait_for("PUBCOMP", "subscriber", direction="sent")
     packets = [(e.source, e.packet, e.qos) for e in tracer.canonical()]
     assert packets[:4] == [
-        ("publisher", "PUBLISH", 0), ("broker", "PUBLISH", 0), ("publisher", "PUBLISH", 1), ("broker", "PUBACK", None),
-    ]  # fmt: skip
+        ("publisher", "PUBLISH", 0),
+        ("broker", "PUBLISH", 0),
+        ("publisher", "PUBLISH", 1),
+        ("broker", "PUBACK", None),
+    ]
     assert len(packets) == 2 + 4 + 8
 
 
