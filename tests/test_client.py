@@ -51,6 +51,12 @@ def test_subscribe_waits_for_the_suback_and_keeps_the_users_callback(broker: mqt
         # The subscription is in place the moment subscribe() returns.
         client.publish("a/b", "right away", qos=0)
         assert inbox.wait(1)[0].payload == b"right away"
+        # A callback set between two calls runs too (the next call puts its table in front of it again).
+        later: list[int] = []
+        client.on_subscribe = lambda c, u, mid, codes, props: later.append(mid)
+        subscribe(client, "a/d", 1)
+        assert len(later) == 1
+        assert len(seen) == 1
     finally:
         close_client(client)
 
