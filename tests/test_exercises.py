@@ -59,7 +59,8 @@ class Exercise:
 
 
 def read(path: Path) -> nbformat.NotebookNode:
-    return nbformat.read(path, as_version=4)
+    notebook: nbformat.NotebookNode = nbformat.read(path, as_version=4)
+    return notebook
 
 
 def tags(cell: nbformat.NotebookNode) -> list[str]:
@@ -102,7 +103,7 @@ def all_cases() -> list[Any]:
     params = []
     for exercise in ALL_EXERCISES:
         declared = declared_cases(exercise)
-        kinds = [("empty", "empty", None), ("official", "official", None)]
+        kinds: list[tuple[str, str, str | None]] = [("empty", "empty", None), ("official", "official", None)]
         kinds += [("wrong", label, source) for label, source in declared.get("wrong", {}).items()]
         kinds += [("right", label, source) for label, source in declared.get("right", {}).items()]
         for broker in BROKERS:
