@@ -11,7 +11,7 @@ NOTEBOOKS := notebooks
 help:
 	@echo "make lab      set up .venv and open JupyterLab on the notebooks"
 	@echo "make test     set up .venv, lint, and run every test, notebooks included"
-	@echo "make lint     ruff (lint and format check, notebooks' code cells too) and mypy --strict mqtt_helpers"
+	@echo "make lint     ruff (lint and format check, notebooks' code cells too) and mypy (strict) on the package, tests, scripts and benchmarks"
 	@echo "make test-fast  the unit tests without the slow soak-style ones (an inner loop of ~30 s)"
 	@echo "make test-shared-broker  lessons and solutions twice in a row on one Mosquitto, then one classroom learner's port"
 	@echo "make test-pythons  the tests and lessons on every other supported Python (3.10-3.13)"
@@ -44,7 +44,7 @@ lab: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy --strict mqtt_helpers
+	$(VENV)/bin/mypy mqtt_helpers tests scripts benchmarks
 
 test: lint test-unit test-notebooks test-browser
 
@@ -67,8 +67,8 @@ test-notebooks-mosquitto: setup
 
 # On a shared broker state outlives a notebook: every lesson must leave no retained message, session or will.
 test-shared-broker: setup
-	$(PY) scripts/shared_broker_check.py --solutions
-	$(PY) scripts/shared_broker_check.py --solutions --classroom
+	$(PY) -m scripts.shared_broker_check --solutions
+	$(PY) -m scripts.shared_broker_check --solutions --classroom
 
 # The lessons only (not the solutions), as on the Pythons other than the default one.
 test-lessons: setup
@@ -87,7 +87,7 @@ img: setup
 	$(PY) scripts/make_diagrams.py img
 
 screenshots: setup
-	$(PY) scripts/screenshots.py img
+	$(PY) -m scripts.screenshots img
 
 bench: setup
 	$(PY) benchmarks/broker_bench.py
