@@ -21,7 +21,6 @@ one line starting "Well done" or "Not yet", and no error.
 from __future__ import annotations
 
 import importlib
-import os
 import re
 import tempfile
 import time
@@ -31,9 +30,9 @@ from typing import Any
 
 import nbformat
 import pytest
-from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
+from scripts.run_notebooks import kernel_manager
 from tests.helpers import require
 from tests.nb_requirements import declared_requirements
 
@@ -199,18 +198,6 @@ def execute(exercise: Exercise, answer: str, rerun: bool) -> list[Ran]:
                 if role == "prefix" and errors and "raises-exception" not in tags(cell):
                     raise AssertionError(f"{exercise.path.name} cell {index} failed before the exercise: {errors}")
     return ran
-
-
-def kernel_manager(folder: str) -> KernelManager:
-    """A kernel manager whose kernel talks over Unix sockets where there are any.
-
-    Over TCP, jupyter_client picks five free ports and the kernel binds them a moment later; with hundreds of
-    kernels started in a row, another process sometimes takes one in between ("Address already in use").
-    Socket files in a fresh folder of our own (short: a socket path has ~100 characters at most) cannot be.
-    """
-    if os.name != "posix":
-        return KernelManager(kernel_name="python3")
-    return KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "k"))
 
 
 def verdict(exercise: Exercise, run: Ran) -> str:
