@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SANITIZE := --nbval-sanitize-with tests/sanitize.cfg
 NOTEBOOKS := notebooks
 
-.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto test-browser test-shared-broker test-lessons test-pythons notebooks img screenshots bench classroom clean
+.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto test-browser test-shared-broker test-lessons test-pythons notebooks img screenshots bench classroom clean site
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on the notebooks"
@@ -19,6 +19,7 @@ help:
 	@echo "make img      regenerate the diagrams in img/"
 	@echo "make screenshots  regenerate the JupyterLab screenshots in img/ (needs Chromium)"
 	@echo "make bench    compare the embedded broker with mosquitto"
+	@echo "make site     build the website of the series (README and notebooks, stored outputs) into build/site"
 	@echo "make classroom LEARNERS=alice,bob  one broker for a class (CLASSROOM_HOST=0.0.0.0 opens it to the network)"
 
 $(PY):
@@ -45,6 +46,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict mqtt_helpers
+	$(VENV)/bin/actionlint  # .github/workflows
 
 test: lint test-unit test-notebooks test-browser
 
@@ -99,6 +101,18 @@ classroom:
 	@test -n "$(LEARNERS)" || { echo "say who is in the class: make classroom LEARNERS=alice,bob" >&2; exit 2; }
 	@$(MAKE) -s --no-print-directory setup
 	$(PY) -m mqtt_helpers.classroom --learners '$(LEARNERS)' --host '$(CLASSROOM_HOST)'
+
+# The website: the README and every notebook with its stored outputs (never re-executed), built offline by Sphinx
+# with MyST-NB (docs/conf.py). Its packages are the `site` extra, installed here only. SITE=DIR builds elsewhere.
+SITE ?= build/site
+SITE_STAMP := $(VENV)/.installed-site
+$(SITE_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,site]'
+	@touch $@
+
+site: $(SITE_STAMP)
+	$(VENV)/bin/sphinx-build -q -W --keep-going -b html -c docs -d "$(SITE)-doctrees" . "$(SITE)"
+	@echo "site built: $(SITE)/index.html"
 
 clean:
 	rm -rf $(VENV) .venv-3.* .pytest_cache
