@@ -53,9 +53,8 @@ html_show_sourcelink = False  # the download button (above) offers the same _sou
 # README stays plain Markdown on the code host.
 SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]-*.ipynb"))
 TOC_LESSONS = "```{toctree}\n:caption: Lessons\n:hidden:\n:glob:\n\nnotebooks/[0-9][0-9]-*\n```\n"
-TOC_SOLUTIONS = "```{toctree}\n:caption: Worked solutions\n:hidden:\n\n%s\n```\n" % "\n".join(
-    f"{path.name[:2]} · solutions <notebooks/solutions/{path.stem}>" for path in SOLUTIONS
-)
+SOLUTION_ENTRIES = "\n".join(f"{path.name[:2]} · solutions <notebooks/solutions/{path.stem}>" for path in SOLUTIONS)
+TOC_SOLUTIONS = "```{toctree}\n:caption: Worked solutions\n:hidden:\n\n" + SOLUTION_ENTRIES + "\n```\n"
 TOC_TEACHERS = "```{toctree}\n:caption: For teachers\n:hidden:\n\nnotebooks/classroom-dashboard\n```\n"
 # A link to a folder (the README's `notebooks/solutions/`) is no page: on the site it leads to the folder's first one.
 FOLDER_LINK = re.compile(r"\]\(notebooks/solutions/\)")
