@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SANITIZE := --nbval-sanitize-with tests/sanitize.cfg
 NOTEBOOKS := notebooks
 
-.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto test-browser test-shared-broker test-lessons test-pythons notebooks img screenshots bench classroom clean site
+.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto test-browser test-shared-broker test-lessons test-pythons notebooks img screenshots bench classroom clean site test-no-make
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on the notebooks"
@@ -19,6 +19,7 @@ help:
 	@echo "make img      regenerate the diagrams in img/"
 	@echo "make screenshots  regenerate the JupyterLab screenshots in img/ (needs Chromium)"
 	@echo "make bench    compare the embedded broker with mosquitto"
+	@echo "make test-no-make  follow the README's set-up without make on a fresh clone, then run notebook 00"
 	@echo "make site     build the website of the series (README and notebooks, stored outputs) into build/site"
 	@echo "make classroom LEARNERS=alice,bob  one broker for a class (CLASSROOM_HOST=0.0.0.0 opens it to the network)"
 
@@ -51,7 +52,7 @@ lint: setup
 test: lint test-unit test-notebooks test-browser
 
 test-unit: setup
-	$(PY) -m pytest tests --ignore=tests/browser
+	$(PY) -m pytest tests --ignore=tests/browser --ignore=tests/setup
 
 # The lessons in real JupyterLab and Chromium (skipped without Chromium, failing under CI=true).
 test-browser: setup
@@ -109,6 +110,11 @@ SITE_STAMP := $(VENV)/.installed-site
 $(SITE_STAMP): pyproject.toml | $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,site]'
 	@touch $@
+
+# The README's set-up without make, followed on a fresh clone (git clone of this repository's last commit) in a new
+# venv, then notebook 00 under strict nbval; ~2-3 min, so CI runs it once, on the default Python.
+test-no-make: setup
+	$(PY) -m pytest tests/setup
 
 site: $(SITE_STAMP)
 	$(VENV)/bin/sphinx-build -q -W --keep-going -b html -c docs -d "$(SITE)-doctrees" . "$(SITE)"
