@@ -41,7 +41,7 @@ def ci_run_targets() -> list[str]:
     return [t for line in lines if line.startswith("step make ") for t in make_targets(line[len("step ") :])]
 
 
-def test_python_targets() -> list[str]:
+def pythons_script_targets() -> list[str]:
     """The targets of the one make command scripts/test_pythons.sh runs per Python (`if "$make_cmd" ...; then`)."""
     found = re.search(r'"\$make_cmd"[^;\n]*', TEST_PYTHONS.read_text())
     return make_targets(found.group(0)) if found else []
@@ -50,7 +50,7 @@ def test_python_targets() -> list[str]:
 def test_the_parsers_read_what_the_scripts_run() -> None:
     # The parsers themselves: if .ci/run or test_pythons.sh changed form, every comparison below would be vacuous.
     assert "test" in ci_run_targets() and "test-pythons" in ci_run_targets(), ci_run_targets()
-    assert test_python_targets() == ["test-unit", "test-lessons"], test_python_targets()
+    assert pythons_script_targets() == ["test-unit", "test-lessons"], pythons_script_targets()
     assert make_targets("make --no-print-directory test-unit PYTHON=python3.12 VENV=.venv-3.12") == ["test-unit"]
 
 
@@ -62,7 +62,7 @@ def test_default_python_job_runs_what_ci_run_runs() -> None:
 
 def test_matrix_runs_what_test_pythons_runs_on_every_other_python() -> None:
     jobs = workflow()["jobs"]
-    assert job_targets(jobs["lessons"]) == test_python_targets()
+    assert job_targets(jobs["lessons"]) == pythons_script_targets()
     supported = re.search(r"^SUPPORTED=\(([^)]*)\)", TEST_PYTHONS.read_text(), flags=re.M)
     assert supported, "scripts/test_pythons.sh no longer lists SUPPORTED=(...)"
     default = re.fullmatch(r"python:(3\.\d+)-\w+", jobs["test"]["container"]["image"])
@@ -74,10 +74,10 @@ def test_matrix_runs_what_test_pythons_runs_on_every_other_python() -> None:
 
 def test_every_make_target_of_the_workflow_is_one_ci_runs() -> None:
     # The only extra is the Pages job's `make site`, which `make test` also runs (tests/browser/test_site.py).
-    ran = set(ci_run_targets()) | set(test_python_targets())
+    ran = set(ci_run_targets()) | set(pythons_script_targets())
     called = {t for job in workflow()["jobs"].values() if "steps" in job for t in job_targets(job)}
     assert called - ran == {"site"}, called - ran
-    assert "make" in (ROOT / "tests" / "browser" / "test_site.py").read_text()
+    assert '["make", "-s", "-C", str(ROOT), "site"' in (ROOT / "tests" / "browser" / "test_site.py").read_text()
 
 
 def test_jobs_install_what_ci_run_installs() -> None:

@@ -73,7 +73,8 @@ def test_linux_commands_are_the_ones_make_runs() -> None:
 def windows(line: str) -> str:
     """A Linux line of the README as it reads in PowerShell."""
     line = line.replace("python3 -m venv", "py -m venv").replace(".venv/bin/", ".venv\\Scripts\\")
-    return line.replace('JUPYTER_CONFIG_PATH="$PWD/jupyter-config" ', '$env:JUPYTER_CONFIG_PATH = "$PWD\\jupyter-config"; ')
+    posix_env = 'JUPYTER_CONFIG_PATH="$PWD/jupyter-config" '
+    return line.replace(posix_env, '$env:JUPYTER_CONFIG_PATH = "$PWD\\jupyter-config"; ')
 
 
 def test_windows_commands_mirror_the_linux_ones() -> None:
