@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -89,8 +90,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture
 def visitor(browser: Any) -> Iterator[Any]:
-    """A fresh page that records console errors, uncaught exceptions and failed requests."""
+    """A fresh page that records console errors, uncaught exceptions and failed requests (any off the site fails)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
+    # A page that loads anything from the internet (a CDN, a font service) must fail here even on an online runner.
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
     tab = context.new_page()
     tab.set_default_timeout(30_000)
     tab.problems = []
