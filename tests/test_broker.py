@@ -15,7 +15,7 @@ import pytest
 import mqtt_helpers
 from mqtt_helpers import BrokerStartError, ConnectionRefused, connect_client, start_broker, subscribe
 from mqtt_helpers._brokers import mosquitto as mosquitto_module
-from mqtt_helpers._brokers.amqtt import _close_loop, _run
+from mqtt_helpers._brokers.loop import BrokerLoop
 from mqtt_helpers.broker import resolve_kind
 from tests.helpers import accepts, require, round_trip
 
@@ -203,11 +203,9 @@ def test_stop_under_load_is_quick_and_quiet(broker_kind: str, capfd: pytest.Capt
 def test_a_broker_call_that_hangs_times_out_naming_it() -> None:
     """Before Python 3.11 a future's timeout is concurrent.futures.TimeoutError, not the builtin
     TimeoutError: either way the caller gets a TimeoutError that says what did not finish."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    loop = BrokerLoop()
     try:
         with pytest.raises(TimeoutError, match=r"^a stuck call did not finish within 0\.1 s$"):
-            _run(loop, asyncio.sleep(30), what="a stuck call", timeout=0.1)
+            loop.run(asyncio.sleep(30), what="a stuck call", timeout=0.1)
     finally:
-        _close_loop(loop, thread)
+        loop.close()
