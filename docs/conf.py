@@ -35,7 +35,7 @@ myst_heading_anchors = 3  # the README's in-page links (#for-teachers) become an
 # file and the icon fonts it loads), vendored so that the pages render the notebooks' stored widget state without a
 # CDN; `embed.js` needs no RequireJS. `docs/vendor_widgets.sh` says where it comes from and refreshes it.
 html_static_path = ["_static"]
-nb_ipywidgets_js = {"widgets/html-manager-1.0.15-embed.js": {}}
+nb_ipywidgets_js: dict[str, dict[str, str]] = {"widgets/html-manager-1.0.15-embed.js": {}}
 
 html_theme = "sphinx_book_theme"
 html_title = "MQTT Client Study"

@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML ships no type information
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
@@ -49,7 +49,8 @@ def pythons_script_targets() -> list[str]:
 
 def test_the_parsers_read_what_the_scripts_run() -> None:
     # The parsers themselves: if .ci/run or test_pythons.sh changed form, every comparison below would be vacuous.
-    assert "test" in ci_run_targets() and "test-pythons" in ci_run_targets(), ci_run_targets()
+    assert "test" in ci_run_targets(), ci_run_targets()
+    assert "test-pythons" in ci_run_targets(), ci_run_targets()
     assert pythons_script_targets() == ["test-unit", "test-lessons"], pythons_script_targets()
     assert make_targets("make --no-print-directory test-unit PYTHON=python3.12 VENV=.venv-3.12") == ["test-unit"]
 
@@ -86,8 +87,10 @@ def test_jobs_install_what_ci_run_installs() -> None:
     for name, needs in {"test": {"mosquitto", "chromium"}, "lessons": {"mosquitto"}}.items():
         install = jobs[name]["steps"][0]["run"]
         for package in needs:
-            assert package in install and package in ci, (name, package)
-        assert "service mosquitto stop" in install and "service mosquitto stop" in ci, name
+            assert package in install, (name, package)
+            assert package in ci, package
+        assert "service mosquitto stop" in install, name
+        assert "service mosquitto stop" in ci
     assert jobs["pages"]["needs"] == ["test", "lessons", "site"], "publish only what passed"
     uses = [step.get("uses", "") for step in jobs["site"]["steps"]]
     assert any(u.startswith("actions/upload-pages-artifact@") for u in uses), uses

@@ -150,7 +150,8 @@ def test_every_page_loads_cleanly_and_every_internal_link_and_image_resolves(vis
         elif fragment and target.endswith(".html") and fragment not in ids.get(target, set()):
             problems.append(f"{page}: link to {href}, but {target} has no id {fragment!r}")
     bad = {path: code for path, code in site.statuses.items() if code >= 400}
-    assert not problems and not bad, "\n".join(problems + [f"HTTP {code}: {path}" for path, code in bad.items()])
+    problems += [f"HTTP {code}: {path}" for path, code in bad.items()]
+    assert not problems, "\n".join(problems)
     assert len(links) > 100, f"only {len(links)} internal links found: the page inspection is broken"
 
 
