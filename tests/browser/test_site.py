@@ -201,3 +201,11 @@ def test_search_finds_a_lesson(visitor: Any, site: Site) -> None:
     results.first.wait_for()
     assert any("06" in text for text in results.all_inner_texts()), results.all_inner_texts()
     assert not visitor.problems, visitor.problems
+
+
+def test_the_sites_address_opens_the_readme(visitor: Any, site: Site) -> None:
+    # https://OWNER.github.io/REPO/ serves index.html, which leads to the README's page.
+    visitor.goto(site.base, wait_until="networkidle")
+    assert site.page_of(visitor.url) == "README.html"
+    assert visitor.locator("h1").first.inner_text().startswith("MQTT Client Study")
+    assert not visitor.problems, visitor.problems
