@@ -26,6 +26,7 @@ from tests.browser.driver import ROOT
 
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 PREFIX = "/mqtt-client-study/"  # where Pages puts a repository's site
+pytestmark = pytest.mark.slow  # building the site takes ~30 s
 
 
 class Site:
