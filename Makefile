@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SANITIZE := --nbval-sanitize-with tests/sanitize.cfg
 NOTEBOOKS := notebooks
 
-.PHONY: help setup lab lint test test-fast test-unit test-exercises test-notebooks test-notebooks-mosquitto test-browser test-shared-broker test-lessons test-pythons notebooks img screenshots bench classroom clean
+.PHONY: help setup lab lint test test-fast test-unit test-exercises test-notebooks test-notebooks-mosquitto test-browser test-shared-broker test-lessons test-pythons notebooks img screenshots bench classroom clean site test-no-make
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on the notebooks"
@@ -20,6 +20,8 @@ help:
 	@echo "make img      regenerate the diagrams in img/"
 	@echo "make screenshots  regenerate the JupyterLab screenshots in img/ (needs Chromium)"
 	@echo "make bench    compare the embedded broker with mosquitto"
+	@echo "make test-no-make  follow the README's set-up without make on a fresh clone, then run notebook 00"
+	@echo "make site     build the website of the series (README and notebooks, stored outputs) into build/site"
 	@echo "make classroom LEARNERS=alice,bob  one broker for a class (CLASSROOM_HOST=0.0.0.0 opens it to the network)"
 
 $(PY):
@@ -46,11 +48,12 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy mqtt_helpers tests scripts benchmarks
+	$(VENV)/bin/actionlint  # .github/workflows
 
 test: lint test-unit test-exercises test-notebooks test-browser
 
 test-unit: setup
-	$(PY) -m pytest tests --ignore=tests/browser --ignore=tests/test_exercises.py
+	$(PY) -m pytest tests --ignore=tests/browser --ignore=tests/setup --ignore=tests/test_exercises.py
 
 # Every exercise's self-check against empty, official, wrong and right answers, each in a fresh kernel, on both
 # brokers (tests/test_exercises.py): hundreds of kernels, so once, on the default Python only.
@@ -105,6 +108,23 @@ classroom:
 	@test -n "$(LEARNERS)" || { echo "say who is in the class: make classroom LEARNERS=alice,bob" >&2; exit 2; }
 	@$(MAKE) -s --no-print-directory setup
 	$(PY) -m mqtt_helpers.classroom --learners '$(LEARNERS)' --host '$(CLASSROOM_HOST)'
+
+# The website: the README and every notebook with its stored outputs (never re-executed), built offline by Sphinx
+# with MyST-NB (docs/conf.py). Its packages are the `site` extra, installed here only. SITE=DIR builds elsewhere.
+SITE ?= build/site
+SITE_STAMP := $(VENV)/.installed-site
+$(SITE_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,site]'
+	@touch $@
+
+# The README's set-up without make, followed on a fresh clone (git clone of this repository's last commit) in a new
+# venv, then notebook 00 under strict nbval; ~2-3 min, so CI runs it once, on the default Python.
+test-no-make: setup
+	$(PY) -m pytest tests/setup
+
+site: $(SITE_STAMP)
+	$(VENV)/bin/sphinx-build -q -W --keep-going -b html -c docs -d "$(SITE)-doctrees" . "$(SITE)"
+	@echo "site built: $(SITE)/index.html"
 
 clean:
 	rm -rf $(VENV) .venv-3.* .pytest_cache

@@ -28,16 +28,20 @@ from mqtt_helpers.handle import LOOPBACK, START_TIMEOUT, BrokerHandle, BrokerOpt
 
 INSTALL_HINT = (
     "install it with `sudo apt-get install mosquitto` (Debian/Ubuntu), "
-    "`brew install mosquitto` (macOS) or `conda install -c conda-forge mosquitto` "
+    "`brew install mosquitto` (macOS), `conda install -c conda-forge mosquitto` or mosquitto.org's Windows installer "
     "(notebooks 00-10 also run on the embedded broker: MQTT_STUDY_BROKER=amqtt; notebook 11 needs Mosquitto)"
 )
 
 
+# Where installers put mosquitto off the PATH: Debian's sbin, /usr/local; on Windows, its installer's folder.
+INSTALLED = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"]
+if os.name == "nt":
+    INSTALLED.append(os.path.join(os.environ.get("ProgramFiles", r"C:\Program Files"), "mosquitto", "mosquitto.exe"))
+
+
 def mosquitto_binary() -> str:
     """Path of the mosquitto executable, or a BrokerStartError saying how to install it."""
-    found = shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None
-    )
+    found = shutil.which("mosquitto") or next((p for p in INSTALLED if os.access(p, os.X_OK)), None)
     if not found:
         raise BrokerStartError(f"the mosquitto broker is not installed: {INSTALL_HINT}")
     return found
