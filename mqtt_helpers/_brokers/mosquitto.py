@@ -36,7 +36,7 @@ INSTALL_HINT = (
 # Where installers put mosquitto off the PATH: Debian's sbin, /usr/local; on Windows, its installer's folder.
 INSTALLED = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"]
 if os.name == "nt":
-    INSTALLED.append(os.path.join(os.environ.get("ProgramFiles", r"C:\Program Files"), "mosquitto", "mosquitto.exe"))
+    INSTALLED.append(os.path.join(os.environ.get("PROGRAMFILES", r"C:\Program Files"), "mosquitto", "mosquitto.exe"))
 
 
 def mosquitto_binary() -> str:
