@@ -1,9 +1,10 @@
 """MQTT 3.1.1 conformance of the brokers the series uses.
 
 Every test runs against the embedded amqtt broker (corrected by
-``mqtt_helpers.amqtt_fixes``) and against Mosquitto, the reference broker, so
-the notebooks teach MQTT rather than one broker's quirks. Tests named
-``test_bN_...`` pin the amqtt bugs the fixes repair (see amqtt_fixes.py).
+``mqtt_helpers/_brokers/amqtt_fixes.py``) and against Mosquitto, the reference
+broker (its half is labelled ``mosquitto-reference``), so the notebooks teach
+MQTT rather than one broker's quirks. Tests named ``test_bN_...`` pin the amqtt
+bugs the fixes repair (see mqtt_helpers/_brokers/amqtt_fixes.py).
 
 Negative checks ("nothing else arrived") never sleep: the client round-trips a
 marker message through the broker (``Client.sync``); whatever the broker sent
@@ -26,8 +27,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from mqtt_helpers import BrokerHandle, WaitTimeout, start_broker, wait_for
 from mqtt_helpers._brokers.amqtt_fixes import AMQTT_VERSION
+from mqtt_helpers.broker import KINDS
 from mqtt_helpers.client import set_nodelay
-from tests.helpers import Received
+from tests.helpers import Received, require
 from tests.helpers import TextInbox as Inbox
 
 TIMEOUT = 5.0
@@ -39,8 +41,15 @@ KEEPALIVE_EXPIRY_TIMEOUT = {"amqtt": TIMEOUT, "mosquitto": 10.0}
 ROUNDS = {"amqtt": 300, "mosquitto": 60}
 
 
-# ``broker`` and ``broker_kind`` (each of amqtt and mosquitto; mosquitto skips locally
-# when missing but fails under CI=true) come from conftest.py.
+# ``broker`` (each of amqtt and mosquitto; mosquitto skips locally when missing but
+# fails under CI=true) comes from conftest.py; ``broker_kind`` is conftest's, relabelled.
+
+
+@pytest.fixture(params=KINDS, ids=lambda kind: f"{kind}-reference" if kind == "mosquitto" else kind)
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    """Each broker kind; Mosquitto's half of every test is the reference the embedded broker must match."""
+    require(request.param)
+    return str(request.param)
 
 
 @pytest.fixture
@@ -230,7 +239,7 @@ def test_amqtt_version_pinned() -> None:
     installed = version("amqtt")
     assert installed == AMQTT_VERSION, (
         f"fixes written for amqtt {AMQTT_VERSION}; installed {installed}: "
-        "re-validate mqtt_helpers/amqtt_fixes.py and update the pin"
+        "re-validate mqtt_helpers/_brokers/amqtt_fixes.py and update the pin"
     )
 
 
@@ -656,3 +665,198 @@ def test_acknowledged_messages_survive_their_publisher_leaving(
     would differ between the brokers.
     """
     check_rounds(broker, clients, topic, qos=qos, leave=leave, rounds=ROUNDS[broker.kind] // 5)
+
+
+# --- re-subscribing -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("first", "second"), [(0, 1), (0, 2), (1, 2), (2, 0)])
+def test_b11_resubscribing_replaces_the_subscription(
+    broker: BrokerHandle, clients: Any, topic: str, first: int, second: int
+) -> None:
+    """B11 [MQTT-3.8.4-3]: subscribing again to the same filter replaces the subscription: messages
+    arrive at the new QoS, once. amqtt granted the new QoS in the SUBACK but delivered at the old one."""
+    subscriber, publisher = clients(broker), clients(broker)
+    assert subscriber.subscribe(topic, first) == first
+    assert subscriber.subscribe(topic, second) == second
+    publisher.publish(topic, "again", 2)
+    [message] = subscriber.expect()
+    subscriber.sync()
+    assert (message.text, message.qos) == ("again", second)
+    assert subscriber.rest() == [], "the message was delivered once per subscription: the old one was kept"
+
+
+def test_resubscribing_resends_retained_messages_at_the_new_qos(broker: BrokerHandle, clients: Any, topic: str) -> None:
+    """[MQTT-3.8.4-3]: re-subscribing sends the matching retained messages again, at the new QoS."""
+    clients(broker).publish(topic, "on", 1, retain=True)
+    subscriber = clients(broker)
+    subscriber.subscribe(topic, 0)
+    assert summary(subscriber.expect()) == [("on", 0, True)]
+    subscriber.subscribe(topic, 1)
+    assert summary(subscriber.expect()) == [("on", 1, True)]
+
+
+# --- a persistent session after a clean one ---------------------------------------
+
+
+def test_b12_persistent_connect_after_a_clean_session_starts_a_new_session(
+    broker: BrokerHandle, clients: Any, topic: str
+) -> None:
+    """B12 [MQTT-3.1.2-6], [MQTT-3.2.2-2]: a clean session ends with its connection. Reconnecting at once
+    with clean_session=0 gets session present 0 and none of the clean session's subscriptions, and the
+    new session is persistent: a QoS 1 message published while it is offline is kept for it.
+
+    amqtt resumed the clean session (its monitor removes finished ones about once a second), kept its
+    clean flag, answered session present 1 and then dropped the queued message. Several rounds, so a
+    round that starts just after the monitor ran cannot hide the bug.
+    """
+    publisher = clients(broker)
+    for round_ in range(8):
+        client_id, kept_topic, clean_topic = unique_id("clean-then-kept"), f"{topic}/{round_}", f"{topic}/{round_}/old"
+        clean = clients(broker, client_id, clean_session=True)
+        clean.subscribe(clean_topic, 1)
+        clean.disconnect()
+        kept = clients(broker, client_id, clean_session=False)
+        assert not kept.session_present, f"round {round_}: the finished clean session was resumed"
+        kept.subscribe(kept_topic, 1)
+        kept.disconnect()
+        publisher.publish(clean_topic, "for the clean session", 1)
+        publisher.publish(kept_topic, "kept while away", 1)
+        resumed = clients(broker, client_id, clean_session=False)
+        assert resumed.session_present, f"round {round_}: the persistent session was lost"
+        assert [m.text for m in resumed.expect()] == ["kept while away"], f"round {round_}"
+        resumed.sync()
+        assert resumed.rest() == [], f"round {round_}: the clean session's subscription survived"
+        resumed.release()
+
+
+# --- raw packets: what paho never sends ---------------------------------------------
+
+
+def mqtt_packet(first_byte: int, body: bytes) -> bytes:
+    """One MQTT packet: fixed header byte, remaining length (variable-length integer), body."""
+    length, encoded = len(body), bytearray()
+    while True:
+        digit, length = length % 128, length // 128
+        encoded.append(digit | (0x80 if length else 0))
+        if not length:
+            return bytes([first_byte]) + bytes(encoded) + body
+
+
+def mqtt_string(value: bytes) -> bytes:
+    return len(value).to_bytes(2, "big") + value
+
+
+def connect_packet(client_id: str, flags: int = 0x02, payload: bytes = b"") -> bytes:
+    """CONNECT, MQTT 3.1.1, keep-alive 60 s; ``flags`` 0x02 is clean session, ``payload`` follows the id."""
+    header = mqtt_string(b"MQTT") + bytes([4, flags]) + (60).to_bytes(2, "big")
+    return mqtt_packet(0x10, header + mqtt_string(client_id.encode()) + payload)
+
+
+CONNACK_ACCEPTED = b"\x20\x02\x00\x00"
+
+
+class RawConnection:
+    """A bare TCP connection speaking MQTT 3.1.1 by hand, for packets paho refuses to build."""
+
+    def __init__(self, broker: BrokerHandle, *, connect: bool = True) -> None:
+        self.where = f"{broker.kind} at {broker.host}:{broker.port}"
+        self.sock = socket.create_connection((broker.host, broker.port), TIMEOUT)
+        self.sock.settimeout(TIMEOUT)
+        if connect:
+            self.sock.sendall(connect_packet(unique_id("raw")))
+            assert self.read_packet() == CONNACK_ACCEPTED, f"{self.where} refused a plain CONNECT"
+
+    def _read(self, count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = self.sock.recv(count - len(data))
+            if not chunk:
+                raise ConnectionError(f"{self.where} closed the connection")
+            data += chunk
+        return data
+
+    def read_packet(self) -> bytes:
+        """The next whole packet the broker sends (fixed header included)."""
+        header = self._read(1)
+        length, shift = 0, 0
+        while True:
+            byte = self._read(1)
+            header += byte
+            length += (byte[0] & 0x7F) << shift
+            shift += 7
+            if not byte[0] & 0x80:
+                return header + self._read(length)
+
+    def wait_closed(self) -> bytes:
+        """Wait (at most TIMEOUT) for the broker to close the connection; return what it sent before."""
+        received = b""
+        try:
+            while chunk := self.sock.recv(4096):
+                received += chunk
+        except TimeoutError:
+            raise AssertionError(
+                f"{self.where} kept the connection open for {TIMEOUT}s; it sent {received!r}"
+            ) from None
+        except ConnectionResetError:
+            pass  # closed with a reset: closed all the same
+        return received
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def raw(broker: BrokerHandle) -> Iterator[Any]:
+    """``raw(connect=...)`` opens a RawConnection to ``broker``, closed after the test."""
+    made: list[RawConnection] = []
+
+    def make(*, connect: bool = True) -> RawConnection:
+        made.append(RawConnection(broker, connect=connect))
+        return made[-1]
+
+    yield make
+    for connection in made:
+        connection.close()
+
+
+def test_b13_suback_grants_each_requested_qos(raw: Any) -> None:
+    """B13 [MQTT-3.9.3-2]: a valid SUBSCRIBE (QoS 0, 1, 2) is answered with codes 0, 1, 2 (never 3)."""
+    connection = raw()
+    filters = b"".join(mqtt_string(f"suback/{uuid.uuid4().hex}/{qos}".encode()) + bytes([qos]) for qos in (0, 1, 2))
+    connection.sock.sendall(mqtt_packet(0x82, b"\x00\x07" + filters))
+    assert connection.read_packet() == b"\x90\x05\x00\x07\x00\x01\x02"
+
+
+# Each a protocol violation after a successful CONNECT; the server MUST close the connection.
+VIOLATIONS = {
+    # [MQTT-3.3.1-4] a PUBLISH MUST NOT have both QoS bits set
+    "PUBLISH with QoS 3": mqtt_packet(0x36, mqtt_string(b"violation/qos3") + b"\x00\x01" + b"payload"),
+    # [MQTT-3.8.3-3] a SUBSCRIBE carries at least one filter
+    "SUBSCRIBE without filters": mqtt_packet(0x82, b"\x00\x01"),
+    # [MQTT-3.10.3-2] an UNSUBSCRIBE carries at least one filter
+    "UNSUBSCRIBE without filters": mqtt_packet(0xA2, b"\x00\x01"),
+    # [MQTT-3.8.1-1] the SUBSCRIBE fixed-header flags are 0010
+    "SUBSCRIBE with flags 0000": mqtt_packet(0x80, b"\x00\x01" + mqtt_string(b"violation/flags") + b"\x01"),
+    "SUBSCRIBE with flags 0011": mqtt_packet(0x83, b"\x00\x01" + mqtt_string(b"violation/flags") + b"\x01"),
+    # [MQTT-3.8.3-4] a requested QoS of 3 makes the SUBSCRIBE malformed (B13: amqtt answered SUBACK code 3)
+    "SUBSCRIBE requesting QoS 3": mqtt_packet(0x82, b"\x00\x01" + mqtt_string(b"violation/qos3") + b"\x03"),
+    # [MQTT-4.8.0-1] CONNACK goes from server to client only: a client sending one violates the protocol
+    "CONNACK sent by a client": CONNACK_ACCEPTED,
+}
+
+
+@pytest.mark.parametrize("violation", list(VIOLATIONS))
+def test_protocol_violation_closes_the_connection(raw: Any, violation: str) -> None:
+    """[MQTT-4.8.0-1]: on a protocol violation the server closes the network connection (and answers nothing)."""
+    connection = raw()
+    connection.sock.sendall(VIOLATIONS[violation])
+    assert connection.wait_closed() == b"", f"answered {violation!r} before closing"
+
+
+def test_will_qos_3_closes_the_connection(raw: Any) -> None:
+    """[MQTT-3.1.2-14]: a CONNECT whose will QoS is 3 is malformed: closed, never accepted."""
+    will = mqtt_string(b"violation/will") + mqtt_string(b"gone")
+    connection = raw(connect=False)
+    connection.sock.sendall(connect_packet(unique_id("will-qos3"), flags=0x02 | 0x04 | 0x18, payload=will))
+    assert CONNACK_ACCEPTED not in connection.wait_closed()

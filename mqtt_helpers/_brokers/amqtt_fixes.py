@@ -20,9 +20,11 @@ from typing import Any, TypeVar
 
 from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker, Server
+from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler, Subscription
 from amqtt.plugins.authentication import AnonymousAuthPlugin
 from amqtt.session import OUTGOING, ApplicationMessage, Session
+from amqtt.utils import gen_client_id
 
 __all__ = ["AMQTT_VERSION", "ConformantBroker", "conformance_config"]
 
@@ -198,7 +200,8 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
     B1 delivery QoS, B2 retained QoS, B3 retained replay on CONNECT, B4 retain flag
     of queued messages, B5 anonymous persistent sessions, B6/B7 client-id take-over,
     B8 keep-alive, B9 acknowledged messages lost when their publisher leaves, B10 will
-    published after a clean disconnect (Python 3.12+).
+    published after a clean disconnect (Python 3.12+), B11 re-subscribing keeps the old
+    QoS, B12 a persistent CONNECT resumes a clean session, B13 SUBACK granting QoS 3.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -246,8 +249,27 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
         self, client_session: Session, handler: BrokerProtocolHandler, subscribe_waiter: asyncio.Future[Subscription]
     ) -> None:
         """Mark the task as handling a SUBSCRIBE, the only time retained messages are sent."""
+        requested = [qos for _, qos in subscribe_waiter.result().topics]
+        if any(qos not in (0, 1, 2) for qos in requested):
+            # [MQTT-3.8.3-4] a requested QoS of 3 makes the SUBSCRIBE malformed: close the connection
+            # (B13: amqtt granted it, answering SUBACK code 3, which 3.1.1 does not define)
+            _abort(handler.writer)
+            return
         with _set(_in_subscribe, True):
             await super()._handle_subscription(client_session, handler, subscribe_waiter)
+
+    # --- B11: re-subscribing ------------------------------------------------
+
+    async def add_subscription(self, subscription: tuple[str, int], session: Session) -> int:
+        """amqtt's subscription, replacing (not keeping) the session's earlier one on the same filter."""
+        granted: int = await super().add_subscription(subscription, session)
+        if granted in (0, 1, 2):
+            entries = self._subscriptions.get(subscription[0], [])
+            for index, (subscriber, _) in enumerate(entries):
+                if subscriber.client_id == session.client_id:
+                    # [MQTT-3.8.4-3] the new subscription replaces the existing one: deliveries use the new QoS
+                    entries[index] = (session, granted)
+        return granted
 
     async def _publish_retained_messages_for_subscription(
         self, subscription: tuple[str, int], session: Session
@@ -288,13 +310,47 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
     async def _initialize_client_session(
         self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int
     ) -> tuple[BrokerProtocolHandler, Session]:
-        """Read CONNECT; give the connection a keep-alive-enforcing handler."""
-        handler, session = await super()._initialize_client_session(reader, writer, remote_address, remote_port)
+        """Read CONNECT and pick the session; give the connection a keep-alive-enforcing handler.
+
+        Replaces amqtt's method (same errors, same session table) to fix B12: amqtt resumed
+        whatever session the table held for the client id, so a clean_session=0 CONNECT
+        within the ~1 s before amqtt's monitor removes a finished clean session resumed it,
+        clean flag and all (session present 1, and its queued messages were then dropped).
+        It also refreshes every field of a resumed session from the new CONNECT (amqtt
+        kept the old will retain flag and the old address).
+        """
+        where = f"{remote_address}:{remote_port}"
+        try:
+            _, incoming = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
+        except MQTTError as exc:  # refused with a CONNACK code, or malformed
+            self.logger.warning(f"Invalid CONNECT from {where}: {exc}")
+            await writer.close()
+            raise
+        except (AMQTTError, NoDataError) as exc:
+            self.logger.warning(f"[MQTT-3.1.0-1] {where}: first packet is not a readable CONNECT: {exc}")
+            raise AMQTTError(exc) from exc
+        client_id = incoming.client_id or ""
+        existing = self._sessions.get(client_id, (None, None))[0] if client_id else None
+        if incoming.clean_session or existing is None or existing.clean_session:
+            # [MQTT-3.1.2-6] a clean session lasts as long as its connection: never resumed, by either
+            # kind of CONNECT. [MQTT-3.2.2-1, -2] so session present is 0
+            if client_id:
+                await self._delete_session(client_id)
+            else:
+                incoming.client_id = gen_client_id()
+            session = incoming
+            session.parent = 0
+        else:
+            # [MQTT-3.1.2-4] resume the persistent session, with this CONNECT's will, credentials and
+            # keep-alive; [MQTT-3.2.2-3] session present 1
+            for name in _CONNECT_FIELDS:
+                setattr(existing, name, getattr(incoming, name))
+            session = existing
+            session.parent = 1
         # [MQTT-3.1.2-24] the server waits 1.5 x keep-alive for a packet (amqtt's read timeout is
         # session.keep_alive, in seconds; a float is fine there)
         session.keep_alive = session.keep_alive * KEEP_ALIVE_GRACE
-        # amqtt's own handler is fresh and unattached: swap in ours before anything uses it
-        return _ConformantHandler(handler.plugins_manager), session
+        return _ConformantHandler(self.plugins_manager), session
 
     async def _handle_client_session(
         self,
@@ -369,6 +425,22 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
         for handler in list(self._connections.values()):
             _abort(handler.writer)
         await super().shutdown()
+
+
+_CONNECT_FIELDS = (
+    "will_flag",
+    "will_message",
+    "will_topic",
+    "will_qos",
+    "will_retain",
+    "keep_alive",
+    "username",
+    "password",
+    "remote_address",
+    "remote_port",
+    "ssl_object",
+)
+"""The session fields a CONNECT sets: a resumed persistent session takes them all from the new CONNECT."""
 
 
 def _client_closed(handler: BrokerProtocolHandler) -> bool:
