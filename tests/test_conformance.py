@@ -14,19 +14,31 @@ before the marker has arrived by the time the marker does.
 from __future__ import annotations
 
 import itertools
+import logging
+import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from importlib.metadata import version
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import psutil
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mqtt_helpers import BrokerHandle, WaitTimeout, start_broker, wait_for
-from mqtt_helpers._brokers.amqtt_fixes import AMQTT_VERSION
+from mqtt_helpers._brokers import amqtt_fixes
+from mqtt_helpers._brokers.amqtt_fixes import (
+    AMQTT_VERSION,
+    MAX_QUEUED_MESSAGES,
+    SubscriptionTree,
+    _ConformantHandler,
+)
 from mqtt_helpers.broker import KINDS
 from mqtt_helpers.client import set_nodelay
 from tests.helpers import Received, require
@@ -796,7 +808,7 @@ class RawConnection:
                 received += chunk
         except TimeoutError:
             raise AssertionError(
-                f"{self.where} kept the connection open for {TIMEOUT}s; it sent {received!r}"
+                f"{self.where} kept the connection open for {TIMEOUT}s, after {len(received)} bytes: {received[:80]!r}"
             ) from None
         except ConnectionResetError:
             pass  # closed with a reset: closed all the same
@@ -860,3 +872,154 @@ def test_will_qos_3_closes_the_connection(raw: Any) -> None:
     connection = raw(connect=False)
     connection.sock.sendall(connect_packet(unique_id("will-qos3"), flags=0x02 | 0x04 | 0x18, payload=will))
     assert CONNACK_ACCEPTED not in connection.wait_closed()
+
+
+# --- bounded queues: a subscriber that never reads --------------------------------
+
+FLOOD_SECONDS = 5.0
+FLOOD_PAYLOAD = 1024
+RSS_GROWTH_LIMIT = 24 * 2**20
+"""Broker memory a 5 s flood to a non-reader may add: 1000 queued 1 KiB messages and their
+bookkeeping fit many times over; unbounded queuing grew amqtt by ~137 MB (issue 18)."""
+
+
+def broker_process(broker: BrokerHandle) -> psutil.Process:
+    """The process whose memory is the broker's: this one for the embedded amqtt, the child for Mosquitto."""
+    if broker.kind == "amqtt":
+        return psutil.Process(os.getpid())
+    return psutil.Process(broker._process.pid)  # type: ignore[attr-defined]  # MosquittoBroker's child
+
+
+def never_reading_subscriber(broker: BrokerHandle, topic_filter: str, qos: int) -> RawConnection:
+    """A client that subscribes and then never reads again (a small receive buffer fills fast)."""
+    sleeper = RawConnection(broker, connect=False)
+    sleeper.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sleeper.sock.sendall(connect_packet(unique_id("sleeper")))
+    assert sleeper.read_packet() == CONNACK_ACCEPTED
+    sleeper.sock.sendall(mqtt_packet(0x82, b"\x00\x01" + mqtt_string(topic_filter.encode()) + bytes([qos])))
+    assert sleeper.read_packet() == bytes([0x90, 3, 0, 1, qos])
+    return sleeper
+
+
+def test_qos0_flood_to_a_subscriber_that_never_reads_keeps_broker_memory_bounded(
+    broker: BrokerHandle, clients: Any, raw: Any, topic: str
+) -> None:
+    """A 5 s QoS 0 flood to a subscriber that never reads: the broker drops what it cannot send
+    instead of queuing it (amqtt_fixes.MAX_QUEUED_MESSAGES, like Mosquitto's max_queued_messages).
+
+    The spec sets no limit; a broker a hostile learner can reach needs one.
+    """
+    sleeper = never_reading_subscriber(broker, f"{topic}/#", 0)
+    watcher = clients(broker)
+    watcher.subscribe(f"{topic}/marker", 1)
+    process = broker_process(broker)
+    before = process.memory_info().rss
+    publisher = raw()
+    flood = mqtt_packet(0x30, mqtt_string(f"{topic}/flood".encode()) + b"x" * FLOOD_PAYLOAD) * 64
+    ends = time.monotonic() + FLOOD_SECONDS
+    while time.monotonic() < ends:  # a flood of FLOOD_SECONDS, as fast as the broker reads
+        publisher.sock.sendall(flood)
+    # The broker routes one connection's messages in order: once the watcher has the marker that
+    # followed the flood, the broker has handled every flood message.
+    publisher.sock.sendall(mqtt_packet(0x32, mqtt_string(f"{topic}/marker".encode()) + b"\x00\x01" + b"done"))
+    assert [m.text for m in watcher.expect(timeout=60)] == ["done"]
+    grown = process.memory_info().rss - before
+    assert grown < RSS_GROWTH_LIMIT, f"the broker grew by {grown / 2**20:.0f} MB for a subscriber that never reads"
+    sleeper.close()
+
+
+def test_a_qos1_subscriber_that_never_acknowledges_is_disconnected_at_the_cap(clients: Any, topic: str) -> None:
+    """The embedded broker's cap for QoS 1/2: past MAX_QUEUED_MESSAGES unacknowledged messages it
+    disconnects the client (its session would keep them). Broker behaviour, not a spec rule:
+    Mosquitto drops the messages past its 1000 instead, and keeps the client."""
+    with start_broker("amqtt") as broker:
+        sleeper = never_reading_subscriber(broker, topic, 1)
+        publisher = clients(broker)
+        sent = [publisher.paho.publish(topic, str(i), 1) for i in range(MAX_QUEUED_MESSAGES + 50)]
+        for info in sent:
+            info.wait_for_publish(TIMEOUT)
+        sleeper.wait_closed()
+        publisher.close()
+
+
+# --- errors while sending are reported ------------------------------------------------
+
+
+class _Records(logging.Handler):
+    """Collects the log records of amqtt_fixes at WARNING and above, and signals the first."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+        self.arrived = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.arrived.set()
+
+
+def test_failure_sending_a_retained_message_is_logged(monkeypatch: Any, clients: Any, topic: str) -> None:
+    """An error while the broker sends a retained message is logged as a warning with its traceback
+    (amqtt_fixes left it in a task nobody read: at most a DEBUG line at garbage collection).
+
+    Nothing real makes amqtt's publish fail on demand: the failure is injected.
+    """
+    original = _ConformantHandler.mqtt_publish
+
+    async def failing(self: Any, topic_name: str, *args: Any, **kwargs: Any) -> Any:
+        if topic_name == topic:
+            raise RuntimeError("injected failure")
+        return await original(self, topic_name, *args, **kwargs)
+
+    monkeypatch.setattr(_ConformantHandler, "mqtt_publish", failing)
+    records = _Records()
+    logger = logging.getLogger(amqtt_fixes.__name__)
+    logger.addHandler(records)
+    try:
+        with start_broker("amqtt") as broker:
+            clients(broker).publish(topic, "kept", 1, retain=True)
+            subscriber = clients(broker, "retained-reader")
+            subscriber.subscribe(topic, 1)
+            wait_for(records.arrived, TIMEOUT, what="the broker to log the failed retained send")
+            subscriber.close()
+    finally:
+        logger.removeHandler(records)
+    [record] = records.records
+    assert "retained-reader" in record.getMessage()
+    assert record.exc_info is not None and "injected failure" in str(record.exc_info[1])
+
+
+# --- the subscription tree ------------------------------------------------------------
+
+LEVELS = ["a", "b", "", "$SYS", "$x"]
+topic_levels = st.lists(st.sampled_from(LEVELS), min_size=1, max_size=4)
+filter_levels = st.lists(st.sampled_from([*LEVELS, "+"]), min_size=1, max_size=4)
+filters = st.builds(
+    lambda levels, multi: "/".join(levels + ["#"] if multi else levels), filter_levels, st.booleans()
+) | st.just("#")
+
+
+@given(
+    subscribed=st.lists(filters, max_size=12, unique=True),
+    topics=st.lists(topic_levels.map("/".join), min_size=1, max_size=5),
+    removed=st.sets(st.integers(0, 11), max_size=6),
+)
+@settings(max_examples=400, deadline=None)
+def test_subscription_tree_matches_like_paho(subscribed: list[str], topics: list[str], removed: set[int]) -> None:
+    """[MQTT-4.7] '+', '#' and '$' rules: the tree finds exactly the filters paho's topic_matches_sub accepts,
+    each once, also after filters are removed (its levels pruned)."""
+    tree = SubscriptionTree()
+    for topic_filter in subscribed:
+        tree[topic_filter] = []
+    for topic_name in topics:
+        expected = sorted(f for f in subscribed if mqtt.topic_matches_sub(f, topic_name))
+        assert sorted(tree.matching(topic_name)) == expected, topic_name
+    kept = [f for i, f in enumerate(subscribed) if i not in removed]
+    for index in removed:
+        if index < len(subscribed):
+            del tree[subscribed[index]]
+    for topic_name in topics:
+        expected = sorted(f for f in kept if mqtt.topic_matches_sub(f, topic_name))
+        assert sorted(tree.matching(topic_name)) == expected, topic_name
+    tree.clear()
+    assert all(tree.matching(t) == [] for t in topics)
