@@ -23,15 +23,18 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, TypeVar
 
 from amqtt.adapters import ReaderAdapter, WriterAdapter
-from amqtt.broker import Broker, Server
+from amqtt.broker import Broker, RetainedApplicationMessage, Server
 from amqtt.contexts import Action
 from amqtt.errors import AMQTTError, MQTTError, NoDataError, ProtocolHandlerError
+from amqtt.events import MQTTEvents
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler, Subscription
+from amqtt.mqtt.publish import PublishPacket
 from amqtt.plugins.authentication import AnonymousAuthPlugin
-from amqtt.session import OUTGOING, ApplicationMessage, Session
+from amqtt.session import OUTGOING, ApplicationMessage, OutgoingApplicationMessage, Session
 from amqtt.utils import gen_client_id
 
 __all__ = ["AMQTT_VERSION", "MAX_QUEUED_MESSAGES", "ConformantBroker", "SubscriptionTree", "conformance_config"]
@@ -44,6 +47,9 @@ KEEP_ALIVE_GRACE = 1.5
 
 TAKE_OVER_TIMEOUT = 5.0
 """Seconds to wait for a taken-over connection to finish closing."""
+
+ACK_TIMEOUT = 5.0
+"""Seconds a delivery waits for its PUBACK, as amqtt's own flow (then a persistent session keeps it)."""
 
 MAX_QUEUED_MESSAGES = 1000
 """Default cap on the messages the broker holds for one client (``ConformantBroker(max_queued_messages=...)``).
@@ -230,19 +236,118 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
         self._taken: ApplicationMessage | None = None  # handed to the broker's client loop, not routed yet
         self._outgoing: set[asyncio.Future[Any]] = set()  # deliveries being sent or awaiting acknowledgement
         self._unsent_qos0: deque[asyncio.Future[Any]] = deque()  # QoS 0 deliveries, oldest first
+        self._sending: set[asyncio.Future[Any]] = set()  # sends running as tasks: a direct write must wait
         self.dropped = 0  # QoS 0 messages dropped because the queue was full
+        self.silence_limit = 0.0  # [MQTT-3.1.2-24] seconds without a packet before the connection drops (0: none)
+        self._silence_timer: asyncio.TimerHandle | None = None
+        self._reader_in: _YieldingReader | None = None
+        self._ready = False  # go_live() ran: a resumed session's earlier messages are on their way
+        self._stopped = False
+        self._held: list[tuple[str, bytes | bytearray, int]] = []  # routed before go_live(), in order
+        self.max_queued = MAX_QUEUED_MESSAGES
+
+    # --- speed: writing a packet at once ----------------------------------------
+    #
+    # amqtt sends every packet from a task of its own, under a lock, and waits for
+    # the transport to drain after it: ~4 tasks, a lock and a timer per delivery.
+    # When nothing is queued before the packet and the transport has nothing buffered,
+    # writing it at once is the same thing, in the same order, without the tasks.
+
+    def _can_write_now(self) -> bool:
+        if not self._ready or self._sending or self._write_lock.locked() or self.writer is None:
+            return False
+        if MQTTEvents.PACKET_SENT in getattr(self.plugins_manager, "_event_plugin_callbacks", {}):
+            return False  # a plugin wants to hear about each packet: amqtt's way fires that event
+        transport = getattr(getattr(self.writer, "_writer", None), "transport", None)
+        return transport is not None and not transport.is_closing() and transport.get_write_buffer_size() == 0
+
+    async def _send_packet(self, packet: Any) -> None:
+        """amqtt's send, or a direct write when nothing is queued before the packet."""
+        if self._can_write_now():
+            self.writer.write(packet.to_bytes())
+            return
+        await super()._send_packet(packet)
+
+    def _publish_now(self, topic: str, data: bytes | bytearray, qos: int) -> asyncio.Future[Any] | None:
+        """Write a QoS 0 or 1 PUBLISH at once; the PUBACK awaited by a future, not a task.
+
+        Returns None when the message must go amqtt's way (a task); a done future for QoS 0.
+        """
+        session = self.session
+        if qos not in (0, 1) or session is None or not self._can_write_now():
+            return None
+        loop = asyncio.get_running_loop()
+        if qos == 0:
+            self.writer.write(PublishPacket.build(topic, bytes(data), None, False, 0, False).to_bytes())
+            sent: asyncio.Future[Any] = loop.create_future()
+            sent.set_result(None)
+            return sent
+        packet_id = session.next_packet_id
+        message = OutgoingApplicationMessage(packet_id, topic, qos, data, False)
+        session.inflight_out[packet_id] = message  # as amqtt: in the session until acknowledged
+        message.publish_packet = message.build_publish_packet()
+        self.writer.write(message.publish_packet.to_bytes())
+        waiter: asyncio.Future[Any] = loop.create_future()
+        self._puback_waiters[packet_id] = waiter  # amqtt's handle_puback resolves it; its stop() cancels it
+        timer = loop.call_later(ACK_TIMEOUT, waiter.cancel)
+        waiter.add_done_callback(partial(self._acknowledged, session, message, timer))
+        return waiter
+
+    def _acknowledged(self, session: Session, message: Any, timer: asyncio.TimerHandle, waiter: Any) -> None:
+        """PUBACK arrived (or the wait ended): the message leaves the session, as in amqtt's flow."""
+        timer.cancel()
+        if self._puback_waiters.get(message.packet_id) is waiter:
+            del self._puback_waiters[message.packet_id]
+        session.inflight_out.pop(message.packet_id, None)
+        if waiter.cancelled():
+            self._keep_unacknowledged(message, acknowledged=False)
+        else:
+            message.puback_packet = waiter.result()
+
+    def track(self, send: asyncio.Future[Any]) -> None:
+        """Note a send running as a task: packets written later must not overtake it."""
+        self._sending.add(send)
+        send.add_done_callback(self._sending.discard)
+
+    async def start(self) -> None:
+        """amqtt's start (it re-sends unacknowledged messages), then watch for silence."""
+        await super().start()
+        if self.silence_limit > 0:
+            self._silence_timer = asyncio.get_running_loop().call_later(self.silence_limit, self._check_silence)
+
+    async def stop(self) -> None:
+        self._ready, self._stopped = False, True
+        held, self._held = self._held, []
+        for topic, data, qos in held:
+            self._keep_offline(topic, data, qos)
+        if self._silence_timer is not None:
+            self._silence_timer.cancel()
+        await super().stop()
+
+    def _check_silence(self) -> None:
+        """[MQTT-3.1.2-24] one timer per connection instead of amqtt's timeout on every read (a task each)."""
+        assert self._reader_in is not None, "attach() wraps the reader"
+        loop = asyncio.get_running_loop()
+        silent = loop.time() - self._reader_in.last_read
+        if silent >= self.silence_limit:
+            self.handle_read_timeout()
+        else:
+            self._silence_timer = loop.call_later(self.silence_limit - silent, self._check_silence)
 
     # --- outgoing queue, capped ------------------------------------------------
 
-    def queue_publish(self, topic: str, data: bytes | bytearray, qos: int, limit: int) -> bool:
+    def queue_publish(self, topic: str, data: bytes | bytearray, qos: int) -> bool:
         """Start sending a message to this client; False when its queue is full of QoS 1/2 messages.
 
         Not a spec rule: the cap keeps a client that does not read from making the
         broker queue without bound (see ``MAX_QUEUED_MESSAGES``).
         """
+        if self._stopped or getattr(self.writer, "is_closed", False):
+            self._keep_offline(topic, data, qos)  # the connection is ending: as if it had ended
+            return True
         while self._unsent_qos0 and self._unsent_qos0[0].done():
             self._unsent_qos0.popleft()
-        if len(self._outgoing) >= limit:
+        if len(self._outgoing) + len(self._held) >= self.max_queued:
             if qos == 0:
                 self.dropped += 1
                 return True
@@ -252,12 +357,42 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
             oldest.cancel()
             self._outgoing.discard(oldest)
             self.dropped += 1
+        if not self._ready:
+            # [MQTT-4.6.0-2, -3] a resumed session's unacknowledged and offline messages go first: amqtt
+            # sent a live message to a connection still re-sending them, and re-sent that one too (dup)
+            self._held.append((topic, data, qos))
+            return True
+        now = self._publish_now(topic, data, qos)
+        if now is not None:
+            if not now.done():
+                self._outgoing.add(now)
+                now.add_done_callback(self._outgoing.discard)
+            return True
         delivery = asyncio.ensure_future(self.mqtt_publish(topic, data, qos, retain=False))
         self._outgoing.add(delivery)
+        self.track(delivery)
         delivery.add_done_callback(self._delivered)
         if qos == 0:
             self._unsent_qos0.append(delivery)
         return True
+
+    def go_live(self) -> None:
+        """Send the messages held since the connection started, and every later one at once."""
+        self._ready = True
+        held, self._held = self._held, []
+        for topic, data, qos in held:
+            if not self.queue_publish(topic, data, qos):
+                _abort(self.writer)
+                return
+
+    def _keep_offline(self, topic: str, data: bytes | bytearray, qos: int) -> None:
+        """A message for a connection that is ending: queued in its persistent session, as offline."""
+        session = self.session
+        if session is None or session.clean_session or session.is_anonymous or qos == 0:
+            return
+        if session.retained_messages.qsize() < self.max_queued:
+            # [MQTT-3.1.2-5] a persistent session keeps QoS 1/2 messages while its client is away
+            session.retained_messages.put_nowait(RetainedApplicationMessage(None, topic, data, qos))
 
     def _delivered(self, delivery: asyncio.Future[Any]) -> None:
         self._outgoing.discard(delivery)
@@ -265,7 +400,8 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
 
     def attach(self, session: Session, reader: ReaderAdapter, writer: WriterAdapter) -> None:
         """amqtt's attach, reading through a ``_YieldingReader`` (B10)."""
-        super().attach(session, _YieldingReader(reader), writer)
+        self._reader_in = _YieldingReader(reader)
+        super().attach(session, self._reader_in, writer)
 
     # --- B9: received messages the broker has not routed yet ------------------
 
@@ -333,15 +469,20 @@ class _YieldingReader(ReaderAdapter):  # type: ignore[misc]  # amqtt ships no ty
     read in a task of its own, so a packet's task started before the next read; since
     3.12 it does not, and a DISCONNECT read together with the end of the connection
     was cancelled before it started: the will was published after a clean disconnect.
+    (Yielding only before reads that may wait was tried: a client id taken over right
+    after a clean disconnect then sometimes sent the will. The yields stay.)
+    It also notes when bytes last arrived, for the keep-alive check.
     """
 
     def __init__(self, inner: ReaderAdapter) -> None:
         self.inner = inner
+        self.last_read = asyncio.get_running_loop().time()
 
     async def read(self, n: int = -1) -> bytes:
         # [MQTT-3.1.2-10] a DISCONNECT that was read is handled (and the will discarded)
         await asyncio.sleep(0)
         data: bytes = await self.inner.read(n)
+        self.last_read = asyncio.get_running_loop().time()
         return data
 
     def feed_eof(self) -> None:
@@ -425,7 +566,7 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
         handler = self._get_handler(target)
         if not isinstance(handler, _ConformantHandler):
             return  # between amqtt's session table and our handler: the connection is being set up or torn down
-        if not handler.queue_publish(topic, data, qos, self.max_queued_messages):
+        if not handler.queue_publish(topic, data, qos):
             _log.warning(
                 f"client {target.client_id!r} has {self.max_queued_messages} messages unacknowledged: "
                 "disconnecting it (it does not read)"
@@ -478,12 +619,12 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
             for topic, retained in self._retained_messages.items()
             if self._matches(topic, topic_filter)
         ]
-        await _run_all(sends, session, "a retained message")
+        await _run_all(sends, handler, "a retained message")
 
     # --- B4: offline queue --------------------------------------------------
 
     async def _publish_session_retained_messages(self, session: Session) -> None:
-        """Deliver the messages queued while a persistent session was offline."""
+        """Deliver the messages queued while a persistent session was offline; then the live ones."""
         handler = self._get_handler(session)
         if handler is None:
             return
@@ -492,7 +633,10 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
             queued = session.retained_messages.get_nowait()
             # [MQTT-3.3.1-9] a queued message is not a retained message: send it with retain=0
             sends.append(handler.mqtt_publish(queued.topic, queued.data, queued.qos, retain=False))
-        await _run_all(sends, session, "a message queued while it was offline")
+        started = _start_sends(sends, handler)
+        if isinstance(handler, _ConformantHandler):
+            handler.go_live()  # live messages routed meanwhile queue behind the offline ones
+        await _finish_sends(started, handler.session, "a message queued while it was offline")
 
     # --- B6, B7, B8: connection life cycle ------------------------------------
 
@@ -536,10 +680,13 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
                 setattr(existing, name, getattr(incoming, name))
             session = existing
             session.parent = 1
-        # [MQTT-3.1.2-24] the server waits 1.5 x keep-alive for a packet (amqtt's read timeout is
-        # session.keep_alive, in seconds; a float is fine there)
-        session.keep_alive = session.keep_alive * KEEP_ALIVE_GRACE
-        return _ConformantHandler(self.plugins_manager), session
+        handler = _ConformantHandler(self.plugins_manager)
+        handler.max_queued = self.max_queued_messages
+        # [MQTT-3.1.2-24] the server waits 1.5 x keep-alive for a packet: the handler's timer checks it.
+        # amqtt's own check (a read timeout of session.keep_alive) is off: it ran every read in a task.
+        handler.silence_limit = session.keep_alive * KEEP_ALIVE_GRACE
+        session.keep_alive = 0
+        return handler, session
 
     async def _handle_client_session(
         self,
@@ -663,10 +810,23 @@ def _qos_or(qos: int | None, default: int) -> int:
     return default if qos is None else qos
 
 
-async def _run_all(coroutines: list[Any], session: Session, what: str) -> None:
+async def _run_all(coroutines: list[Any], handler: BrokerProtocolHandler, what: str) -> None:
     """Run publish coroutines concurrently (in order of creation), wait for all, and log any that failed."""
-    if coroutines:
-        sends = [asyncio.ensure_future(c) for c in coroutines]
+    await _finish_sends(_start_sends(coroutines, handler), handler.session, what)
+
+
+def _start_sends(coroutines: list[Any], handler: BrokerProtocolHandler) -> list[asyncio.Future[Any]]:
+    """Start publish coroutines as tasks, in order; live messages routed meanwhile queue behind them."""
+    sends = [asyncio.ensure_future(c) for c in coroutines]
+    if isinstance(handler, _ConformantHandler):
+        for send in sends:
+            handler.track(send)
+    return sends
+
+
+async def _finish_sends(sends: list[asyncio.Future[Any]], session: Session | None, what: str) -> None:
+    """Wait for sends started by ``_start_sends`` and log any that failed."""
+    if sends:
         await asyncio.wait(sends)
         for send in sends:
             _log_failure(send, session, what)
