@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from functools import partial
 from typing import Any, TypeVar
 
-from amqtt.adapters import ReaderAdapter, WriterAdapter
+from amqtt.adapters import ReaderAdapter, StreamReaderAdapter, WriterAdapter
 from amqtt.broker import Broker, RetainedApplicationMessage, Server
 from amqtt.contexts import Action
 from amqtt.errors import AMQTTError, MQTTError, NoDataError, ProtocolHandlerError
@@ -245,6 +245,9 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
         self._stopped = False
         self._held: list[tuple[str, bytes | bytearray, int]] = []  # routed before go_live(), in order
         self.max_queued = MAX_QUEUED_MESSAGES
+        self._clean_disconnect: Any = None  # the DISCONNECT packet, once read
+        self.room = asyncio.Event()  # set: the reader may read (its backlog is below the cap)
+        self.room.set()
 
     # --- speed: writing a packet at once ----------------------------------------
     #
@@ -309,14 +312,33 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
         self._sending.add(send)
         send.add_done_callback(self._sending.discard)
 
+    # --- B14: a DISCONNECT read before amqtt waits for one ----------------------
+
+    async def handle_disconnect(self, disconnect: Any) -> None:
+        """Remember a DISCONNECT: amqtt forgot one read before its start() made the waiter for it."""
+        if disconnect is not None and self._clean_disconnect is None:
+            self._clean_disconnect = disconnect
+        await super().handle_disconnect(disconnect)
+
+    async def wait_disconnect(self) -> Any:
+        """amqtt's wait, answering the DISCONNECT if one was read at any time (so the will is discarded)."""
+        result = await super().wait_disconnect()
+        # [MQTT-3.1.2-10] a client that sent DISCONNECT disconnected cleanly: no will, even when
+        # the DISCONNECT arrived while amqtt was still starting the connection (B14)
+        return self._clean_disconnect or result
+
     async def start(self) -> None:
         """amqtt's start (it re-sends unacknowledged messages), then watch for silence."""
         await super().start()
+        waiter = self._disconnect_waiter
+        if self._clean_disconnect is not None and waiter is not None and not waiter.done():
+            waiter.set_result(self._clean_disconnect)  # it came during start(): end the connection now
         if self.silence_limit > 0:
             self._silence_timer = asyncio.get_running_loop().call_later(self.silence_limit, self._check_silence)
 
     async def stop(self) -> None:
         self._ready, self._stopped = False, True
+        self.room.set()
         held, self._held = self._held, []
         for topic, data, qos in held:
             self._keep_offline(topic, data, qos)
@@ -328,7 +350,7 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
         """[MQTT-3.1.2-24] one timer per connection instead of amqtt's timeout on every read (a task each)."""
         assert self._reader_in is not None, "attach() wraps the reader"
         loop = asyncio.get_running_loop()
-        silent = loop.time() - self._reader_in.last_read
+        silent = 0.0 if self._reader_in.paused else loop.time() - self._reader_in.last_read
         if silent >= self.silence_limit:
             self.handle_read_timeout()
         else:
@@ -400,7 +422,7 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
 
     def attach(self, session: Session, reader: ReaderAdapter, writer: WriterAdapter) -> None:
         """amqtt's attach, reading through a ``_YieldingReader`` (B10)."""
-        self._reader_in = _YieldingReader(reader)
+        self._reader_in = _YieldingReader(reader, self)
         super().attach(session, self._reader_in, writer)
 
     # --- B9: received messages the broker has not routed yet ------------------
@@ -408,7 +430,25 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
     async def mqtt_deliver_next_message(self) -> ApplicationMessage | None:
         """amqtt's next received message, remembered until the broker routes it."""
         self._taken = await super().mqtt_deliver_next_message()
+        if not self.room.is_set() and self._backlog() < self.max_queued // 2:
+            self.room.set()  # the reader may read again
         return self._taken
+
+    def _backlog(self) -> int:
+        session = self.session
+        return 0 if session is None else int(session.delivered_message_queue.qsize())
+
+    def backlog_full(self) -> bool:
+        """Whether this client's received messages, not routed yet, reached the cap: stop reading.
+
+        Not a spec rule: a client that publishes faster than the broker routes would
+        otherwise grow the broker's queue without bound; not reading pushes back on it
+        through TCP, as Mosquitto does.
+        """
+        if self._backlog() < self.max_queued:
+            return False
+        self.room.clear()
+        return True
 
     def claim(self, message: ApplicationMessage | None) -> bool:
         """Whether the broker should route ``message`` now (False: ``unrouted`` already took it)."""
@@ -462,25 +502,37 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
 
 
 class _YieldingReader(ReaderAdapter):  # type: ignore[misc]  # amqtt ships no type information
-    """A connection's reader that lets the event loop run before each read.
+    """A connection's reader: yields before a read that may wait, pauses on a backlog, notes activity.
 
     amqtt's reader loop hands each packet to a new task and cancels the tasks still
     pending when the connection ends. Up to Python 3.11 ``asyncio.wait_for`` ran each
     read in a task of its own, so a packet's task started before the next read; since
     3.12 it does not, and a DISCONNECT read together with the end of the connection
     was cancelled before it started: the will was published after a clean disconnect.
-    (Yielding only before reads that may wait was tried: a client id taken over right
-    after a clean disconnect then sometimes sent the will. The yields stay.)
-    It also notes when bytes last arrived, for the keep-alive check.
+    So the loop runs before any read the buffered bytes cannot satisfy, or at the end
+    of the stream (a read from the buffer cannot end the connection; yielding before
+    every read cost a loop pass per field). It stops reading while the client's
+    received messages wait to be routed (``backlog_full``), and it notes when bytes
+    last arrived, for the keep-alive check.
     """
 
-    def __init__(self, inner: ReaderAdapter) -> None:
+    def __init__(self, inner: ReaderAdapter, handler: _ConformantHandler) -> None:
         self.inner = inner
+        self.handler = handler
+        self.paused = False  # waiting for the broker to route this client's backlog
         self.last_read = asyncio.get_running_loop().time()
+        self._stream = getattr(inner, "_reader", None) if type(inner) is StreamReaderAdapter else None
 
     async def read(self, n: int = -1) -> bytes:
-        # [MQTT-3.1.2-10] a DISCONNECT that was read is handled (and the will discarded)
-        await asyncio.sleep(0)
+        if self.handler.backlog_full():
+            self.paused = True
+            await self.handler.room.wait()
+            self.paused = False
+            self.last_read = asyncio.get_running_loop().time()
+        stream = self._stream
+        if stream is None or n <= 0 or stream._eof or len(stream._buffer) < n:
+            # [MQTT-3.1.2-10] a DISCONNECT that was read is handled (and the will discarded)
+            await asyncio.sleep(0)
         data: bytes = await self.inner.read(n)
         self.last_read = asyncio.get_running_loop().time()
         return data
@@ -497,7 +549,8 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
     of queued messages, B5 anonymous persistent sessions, B6/B7 client-id take-over,
     B8 keep-alive, B9 acknowledged messages lost when their publisher leaves, B10 will
     published after a clean disconnect (Python 3.12+), B11 re-subscribing keeps the old
-    QoS, B12 a persistent CONNECT resumes a clean session, B13 SUBACK granting QoS 3.
+    QoS, B12 a persistent CONNECT resumes a clean session, B13 SUBACK granting QoS 3,
+    B14 will published for a DISCONNECT sent right after CONNACK.
     """
 
     def __init__(self, *args: Any, max_queued_messages: int = MAX_QUEUED_MESSAGES, **kwargs: Any) -> None:
