@@ -27,6 +27,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import psutil
 import pytest
+from amqtt.mqtt.publish import PublishPacket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
@@ -1023,3 +1024,17 @@ def test_subscription_tree_matches_like_paho(subscribed: list[str], topics: list
         assert sorted(tree.matching(topic_name)) == expected, topic_name
     tree.clear()
     assert all(tree.matching(t) == [] for t in topics)
+
+
+@given(
+    topic_name=st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00+#"), min_size=1),
+    data=st.binary(max_size=300),
+    qos=st.sampled_from([0, 1]),
+    packet_id=st.integers(1, 65535),
+)
+@settings(max_examples=300, deadline=None)
+def test_direct_publish_bytes_match_amqtt_encoder(topic_name: str, data: bytes, qos: int, packet_id: int) -> None:
+    """The embedded broker writes deliveries without amqtt's packet objects: the bytes must be amqtt's own."""
+    ident = packet_id if qos else None
+    expected = PublishPacket.build(topic_name, data, ident, False, qos, False).to_bytes()
+    assert amqtt_fixes.publish_bytes(topic_name, data, qos, ident) == expected

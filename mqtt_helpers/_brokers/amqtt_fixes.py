@@ -281,15 +281,16 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
             return None
         loop = asyncio.get_running_loop()
         if qos == 0:
-            self.writer.write(PublishPacket.build(topic, bytes(data), None, False, 0, False).to_bytes())
+            self.writer.write(publish_bytes(topic, data, 0, None))
             sent: asyncio.Future[Any] = loop.create_future()
             sent.set_result(None)
             return sent
         packet_id = session.next_packet_id
         message = OutgoingApplicationMessage(packet_id, topic, qos, data, False)
         session.inflight_out[packet_id] = message  # as amqtt: in the session until acknowledged
-        message.publish_packet = message.build_publish_packet()
-        self.writer.write(message.publish_packet.to_bytes())
+        # amqtt only asks whether a PUBLISH went out (a re-send then sets dup=1): a marker says so
+        message.publish_packet = _WRITTEN
+        self.writer.write(publish_bytes(topic, data, qos, packet_id))
         waiter: asyncio.Future[Any] = loop.create_future()
         self._puback_waiters[packet_id] = waiter  # amqtt's handle_puback resolves it; its stop() cancels it
         timer = loop.call_later(ACK_TIMEOUT, waiter.cancel)
@@ -814,6 +815,24 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
         for handler in list(self._connections.values()):
             _abort(handler.writer)
         await super().shutdown()
+
+
+def publish_bytes(topic: str, data: bytes | bytearray, qos: int, packet_id: int | None) -> bytes:
+    """A PUBLISH packet (dup 0, retain 0) as MQTT 3.1.1 lays it out (§3.3), without amqtt's packet objects."""
+    name = topic.encode("utf-8")
+    ident = packet_id.to_bytes(2, "big") if qos and packet_id is not None else b""
+    length = 2 + len(name) + len(ident) + len(data)
+    encoded = bytearray([0x30 | qos << 1])
+    while True:  # [MQTT-2.2.3] remaining length: 7 bits a byte, high bit set while more follow
+        length, digit = divmod(length, 128)
+        encoded.append(digit | (0x80 if length else 0))
+        if not length:
+            break
+    return b"".join((encoded, len(name).to_bytes(2, "big"), name, ident, data))
+
+
+_WRITTEN = PublishPacket.build("-", b"", None, False, 0, False)
+"""Stands for a PUBLISH written by ``publish_bytes`` in ``publish_packet``, where amqtt looks to see one was sent."""
 
 
 _CONNECT_FIELDS = (
