@@ -9,10 +9,14 @@ statement it restores.  The overrides rely on amqtt internals, so they are
 pinned to ``AMQTT_VERSION`` (``tests/test_conformance.py`` checks the pin and
 runs the same tests against Mosquitto).
 
-Two changes are not spec fixes but bounds and speed: every client's outgoing
-queue is capped (``MAX_QUEUED_MESSAGES``, as Mosquitto's ``max_queued_messages``),
-and publishes are routed at once through a tree of the subscribed filters
-(``SubscriptionTree``) instead of amqtt's routing task testing every filter.
+Some changes are not spec fixes but bounds and speed (issues 18 and 23): each
+client's outgoing queue is capped (``MAX_QUEUED_MESSAGES``, as Mosquitto's
+``max_queued_messages``) and so is its backlog of received messages not yet
+routed; publishes are routed at once through a tree of the subscribed filters
+(``SubscriptionTree``) instead of amqtt's routing task testing every filter; a
+packet is written at once when nothing is queued before it (no task, lock and
+drain per packet); keep-alive is one timer per connection; TCP listeners get a
+deeper accept backlog. ``benchmarks/classroom_load.py`` measures the effect.
 """
 
 from __future__ import annotations
@@ -230,7 +234,7 @@ class SubscriptionTree(dict[str, list[tuple[Session, int]]]):
 
 
 class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt ships no type information
-    """Broker-side protocol handler that enforces keep-alive and reports when it is done."""
+    """Broker-side protocol handler: keep-alive, capped queues, packets written at once, and a ``finished`` event."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
