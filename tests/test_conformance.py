@@ -413,6 +413,26 @@ def test_no_will_after_clean_disconnect(broker: BrokerHandle, clients: Any, topi
     assert [m.text for m in watcher.expect()] == ["dropped"]
 
 
+@pytest.mark.parametrize("round_", range(3))
+def test_b14_no_will_for_a_disconnect_sent_with_the_connect(
+    broker: BrokerHandle, clients: Any, topic: str, round_: int
+) -> None:
+    """B14 [MQTT-3.1.2-10]: CONNECT and DISCONNECT in one write (before the CONNACK is read): a clean
+    disconnect, so no will. amqtt read such a DISCONNECT before it made the waiter for one, forgot it,
+    and published the will. A later dropped client's will is the barrier: it must come first."""
+    watcher = clients(broker)
+    watcher.subscribe(topic, 1)
+    will = mqtt_string(topic.encode()) + mqtt_string(b"clean")
+    hasty = socket.create_connection((broker.host, broker.port), TIMEOUT)
+    hasty.sendall(connect_packet(unique_id("hasty"), flags=0x02 | 0x04 | 0x08, payload=will) + b"\xe0\x00")
+    hasty.settimeout(TIMEOUT)
+    while hasty.recv(4096):  # CONNACK, then the broker closes the connection
+        pass
+    hasty.close()
+    clients(broker, will=(topic, "dropped", 1, False)).drop()
+    assert [m.text for m in watcher.expect()] == ["dropped"], "the will of a clean disconnect was published"
+
+
 # --- persistent sessions ------------------------------------------------------
 
 
