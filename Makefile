@@ -6,12 +6,13 @@ STAMP  := $(VENV)/.installed
 SANITIZE := --nbval-sanitize-with tests/sanitize.cfg
 NOTEBOOKS := notebooks
 
-.PHONY: help setup lab lint test test-fast test-unit test-notebooks test-notebooks-mosquitto test-browser test-shared-broker test-lessons test-pythons notebooks img screenshots bench classroom clean
+.PHONY: help setup lab lint test test-fast test-unit test-exercises test-notebooks test-notebooks-mosquitto test-browser test-shared-broker test-lessons test-pythons notebooks img screenshots bench classroom clean
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on the notebooks"
 	@echo "make test     set up .venv, lint, and run every test, notebooks included"
-	@echo "make lint     ruff (lint and format check, notebooks' code cells too) and mypy --strict mqtt_helpers"
+	@echo "make lint     ruff (lint and format check, notebooks' code cells too) and mypy (strict) on the package, tests, scripts and benchmarks"
+	@echo "make test-exercises  every exercise's self-check against right and wrong answers, on both brokers"
 	@echo "make test-fast  the unit tests without the slow soak-style ones (an inner loop of ~30 s)"
 	@echo "make test-shared-broker  lessons and solutions twice in a row on one Mosquitto, then one classroom learner's port"
 	@echo "make test-pythons  the tests and lessons on every other supported Python (3.10-3.13)"
@@ -44,12 +45,17 @@ lab: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy --strict mqtt_helpers
+	$(VENV)/bin/mypy mqtt_helpers tests scripts benchmarks
 
-test: lint test-unit test-notebooks test-browser
+test: lint test-unit test-exercises test-notebooks test-browser
 
 test-unit: setup
-	$(PY) -m pytest tests --ignore=tests/browser
+	$(PY) -m pytest tests --ignore=tests/browser --ignore=tests/test_exercises.py
+
+# Every exercise's self-check against empty, official, wrong and right answers, each in a fresh kernel, on both
+# brokers (tests/test_exercises.py): hundreds of kernels, so once, on the default Python only.
+test-exercises: setup
+	$(PY) -m pytest tests/test_exercises.py
 
 # The lessons in real JupyterLab and Chromium (skipped without Chromium, failing under CI=true).
 test-browser: setup
@@ -67,8 +73,8 @@ test-notebooks-mosquitto: setup
 
 # On a shared broker state outlives a notebook: every lesson must leave no retained message, session or will.
 test-shared-broker: setup
-	$(PY) scripts/shared_broker_check.py --solutions
-	$(PY) scripts/shared_broker_check.py --solutions --classroom
+	$(PY) -m scripts.shared_broker_check --solutions
+	$(PY) -m scripts.shared_broker_check --solutions --classroom
 
 # The lessons only (not the solutions), as on the Pythons other than the default one.
 test-lessons: setup
@@ -87,7 +93,7 @@ img: setup
 	$(PY) scripts/make_diagrams.py img
 
 screenshots: setup
-	$(PY) scripts/screenshots.py img
+	$(PY) -m scripts.screenshots img
 
 bench: setup
 	$(PY) benchmarks/broker_bench.py
