@@ -4,9 +4,8 @@
 
 Topics: sensors/<id>/reading (JSON: id, n, temperature, time) and sensors/<id>/status ("online"/"offline", retained).
 If the program dies without saying goodbye, the broker publishes its will: "offline".
-"published" is printed when the broker acknowledges a reading (PUBACK), not when paho takes it. While the broker is
-away, readings wait in a bounded queue (--queue) and go out after the reconnect; when it is full, new readings are
-dropped, and the program says so. Needs only paho-mqtt (pip install paho-mqtt) and the standard library.
+"published" means the broker acknowledged it (PUBACK). While the broker is away, readings wait in a bounded queue
+(--queue); when it is full, new readings are dropped, and the program says so. Needs only paho-mqtt and the stdlib.
 """
 
 import argparse
@@ -133,12 +132,9 @@ def main() -> int:
     unsent = f" ({len(waiting)} readings never acknowledged)" if waiting else ""
     if delivered:
         client.disconnect()  # a clean DISCONNECT: the broker drops the will, our "offline" stands
-        client.loop_stop()
-        print(f"{args.id}: offline{unsent}")
-        return 0
-    # No goodbye got through: leave without DISCONNECT, so that the broker publishes the will "offline" instead.
-    client.loop_stop()
-    print(f"{args.id}: no goodbye acknowledged; the broker will publish our will{unsent}")
+    client.loop_stop()  # without a DISCONNECT (no goodbye got through) the broker publishes the will instead
+    lost = "no goodbye acknowledged; the broker will publish our will"
+    print(f"{args.id}: {'offline' if delivered else lost}{unsent}")
     return 0
 
 
