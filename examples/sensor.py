@@ -126,7 +126,7 @@ def main() -> int:
     # Say "offline" ourselves, and tell the truth about whether the broker got it.
     goodbye, delivered = client.publish(status, "offline", qos=1, retain=True), False
     if goodbye.rc == mqtt.MQTT_ERR_SUCCESS:
-        waiting[goodbye.mid] = "goodbye (status offline)"
+        waiting[goodbye.mid] = "goodbye"  # the retained status "offline"
         report_acks(5, until=goodbye.mid)
         delivered = waiting.pop(goodbye.mid, None) is None
     unsent = f" ({len(waiting)} readings never acknowledged)" if waiting else ""
