@@ -570,7 +570,8 @@ def test_bad_credentials_not_authorized(secured: BrokerHandle, username: str | N
         paho.loop_stop()
     [reason] = reasons
     assert reason.is_failure
-    assert reason.value in (5, 135) and str(reason) == "Not authorized"
+    assert reason.value in (5, 135)
+    assert str(reason) == "Not authorized"
 
 
 def test_good_credentials_accepted(secured: BrokerHandle, clients: Any, topic: str) -> None:
