@@ -19,7 +19,7 @@ help:
 	@echo "make img      regenerate the diagrams in img/"
 	@echo "make screenshots  regenerate the JupyterLab screenshots in img/ (needs Chromium)"
 	@echo "make bench    compare the embedded broker with mosquitto"
-	@echo "make classroom LEARNERS=alice,bob  one broker for a class (CLASSROOM_HOST=0.0.0.0 opens it to the network)"
+	@echo "make classroom LEARNERS=alice,bob  one broker for a class (CLASSROOM_HOST=0.0.0.0 opens it to the network; CLASSROOM_BROKER=mosquitto for large classes)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is needed; found " + sys.version.split()[0])'
@@ -95,10 +95,11 @@ bench: setup
 # One port per learner, each a private namespace; the teacher's port sees all (see README, For teachers).
 LEARNERS ?=
 CLASSROOM_HOST ?= 127.0.0.1
+CLASSROOM_BROKER ?= $(or $(MQTT_CLASSROOM_BROKER),amqtt)
 classroom:
 	@test -n "$(LEARNERS)" || { echo "say who is in the class: make classroom LEARNERS=alice,bob" >&2; exit 2; }
 	@$(MAKE) -s --no-print-directory setup
-	$(PY) -m mqtt_helpers.classroom --learners '$(LEARNERS)' --host '$(CLASSROOM_HOST)'
+	$(PY) -m mqtt_helpers.classroom --learners '$(LEARNERS)' --host '$(CLASSROOM_HOST)' --broker '$(CLASSROOM_BROKER)'
 
 clean:
 	rm -rf $(VENV) .venv-3.* .pytest_cache
