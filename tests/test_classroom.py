@@ -413,10 +413,12 @@ def test_a_port_in_use_is_named_as_such() -> None:
             start_classroom("alice", port=port)
 
 
-def test_stop_leaves_no_thread_or_port() -> None:
+def test_stop_leaves_no_thread_or_port(backend: str) -> None:
     threads_before = set(threading.enumerate())
-    room = start_classroom("alice,bob")
+    room = start_classroom("alice,bob", broker=backend)
     ports = [room.teacher.port, *(h.port for h in room.learners.values())]
+    if backend == "mosquitto":
+        ports.append(room._state.backend.address[1])  # type: ignore[union-attr]
     client = connect_client(room.learners["alice"], "P1")
     idle = socket.create_connection(("127.0.0.1", room.learners["bob"].port))  # never sends CONNECT
     room.stop()
@@ -438,6 +440,30 @@ def test_start_broker_points_at_a_learner_port_but_asks_for_extras_locally(class
         close_client(connect_client(private, "P1", username="alice", password="s3cret", tls=True))
     shared.stop()  # leaves the classroom alone
     people(classroom.learners["alice"], "P1").sync()
+
+
+# --- the Mosquitto backend ------------------------------------------------------------------------
+
+
+def test_mosquittos_private_port_admits_only_the_classroom_itself() -> None:
+    """Nobody bypasses the front: Mosquitto's own port wants the classroom's generated password."""
+    require("mosquitto")
+    with start_classroom("alice", broker="mosquitto") as room:
+        host, port = room._state.backend.address  # type: ignore[union-attr]
+        for username, password in [(None, None), ("classroom", "guess"), ("teacher", room.teacher_password)]:
+            with pytest.raises(ConnectionRefused, match="Not authorized|Bad user name or password"):
+                connect_client((host, port), "bypass", username=username, password=password, timeout=TIMEOUT)
+        assert room.broker == "mosquitto" and room.alive()
+
+
+def test_a_missing_mosquitto_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Mosquitto is installed here: hide it from the real lookup (PATH and the usual sbin folders)
+    monkeypatch.setattr("mqtt_helpers._brokers.mosquitto.shutil.which", lambda name: None)
+    monkeypatch.setattr("mqtt_helpers._brokers.mosquitto.os.access", lambda path, mode: False)
+    with pytest.raises(BrokerStartError, match="apt-get install mosquitto.*or leave out --broker"):
+        start_classroom("alice", broker="mosquitto")
+    with pytest.raises(ValueError, match="unknown classroom broker 'hivemq': choose amqtt or mosquitto"):
+        start_classroom("alice", broker="hivemq")
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -477,9 +503,10 @@ def read_lines(process: subprocess.Popen[str], count: int, timeout: float = 30.0
     return data.decode().splitlines()[:count]
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_cli_prints_addresses_serves_and_exits_0_on_signal(stop_signal: int) -> None:
-    process = start_cli("--learners", "alice,bob", "--teacher-password", PASSWORD)
+@pytest.mark.parametrize(("stop_signal", "backend"), [(signal.SIGINT, "amqtt"), (signal.SIGTERM, "mosquitto")])
+def test_cli_prints_addresses_serves_and_exits_0_on_signal(stop_signal: int, backend: str) -> None:
+    require(backend)
+    process = start_cli("--learners", "alice,bob", "--teacher-password", PASSWORD, "--broker", backend)
     try:
         lines = read_lines(process, 3)
         urls = dict(line.split()[:2] for line in lines)
@@ -719,6 +746,7 @@ def test_a_wrong_password_kicks_nobody_and_keeps_the_session(classroom: Classroo
         ("an empty topic", connect_packet(b"s"), publish_packet(b"", b"x")),
         ("a CONNACK from a client", connect_packet(b"s"), b"\x20\x02\x00\x00"),
         ("a second CONNECT", connect_packet(b"s"), connect_packet(b"s")),
+        ("a PUBLISH to a $ topic", connect_packet(b"s"), publish_packet(b"$SYS/classroom/learners/bob", b'["x"]')),
     ],
 )
 def test_invalid_packets_are_refused_with_a_close(
