@@ -442,6 +442,53 @@ def test_start_broker_points_at_a_learner_port_but_asks_for_extras_locally(class
     people(classroom.learners["alice"], "P1").sync()
 
 
+def rss_kib(pid: int | str = "self") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0  # a zombie has no VmRSS
+
+
+def classroom_rss_kib() -> int:
+    """RSS of this process and its children (the Mosquitto backend's broker), in KiB."""
+    children = [pid for task in Path("/proc/self/task").iterdir() for pid in (task / "children").read_text().split()]
+    return rss_kib() + sum(rss_kib(pid) for pid in children)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads RSS from /proc (Linux)")
+def test_a_learner_who_never_reads_costs_bounded_memory(people: Any) -> None:
+    """40 MB of QoS 0 messages to a subscriber that reads nothing: the queues in between stay bounded.
+
+    On the Mosquitto backend (its max_queued_messages/bytes). The embedded backend on main grows ~118 MiB here;
+    amqtt_fixes' queue cap (issue 18, branch amqttfix) bounds it: then run this on the ``backend`` fixture.
+    """
+    require("mosquitto")
+    with start_classroom("alice,bob", broker="mosquitto") as classroom:
+        flood_then_measure(classroom, people)
+
+
+def flood_then_measure(classroom: Classroom, people: Any) -> None:
+    flood = people(classroom.learners["alice"], "flood")
+    flood.sync()
+    with raw_connection(classroom.learners["alice"]) as sleeper:
+        sleeper.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sleeper.sendall(connect_packet(b"sleeper") + b"\x82\x0c\x00\x01" + string(b"house/#") + b"\x00")
+        answers = b""
+        while len(answers) < 9:
+            answers += sleeper.recv(9 - len(answers))
+        assert answers == b"\x20\x02\x00\x00\x90\x03\x00\x01\x00"  # CONNACK, SUBACK QoS 0; then it reads no more
+        before = classroom_rss_kib()
+        payload = bytes(2048)
+        for _ in range(20_000):
+            flood.paho.publish("house/flood", payload, qos=0)
+        flood.sync()  # a marker after the flood: the broker has routed all of it
+        grown = (classroom_rss_kib() - before) / 1024
+    print(f"\nRSS grew {grown:.1f} MiB for 40 MB sent to a subscriber that never reads")
+    assert grown < 20, f"RSS grew {grown:.1f} MiB: the queues to a subscriber that never reads are not bounded"
+    people(classroom.learners["bob"], "still served").sync()
+
+
 # --- the Mosquitto backend ------------------------------------------------------------------------
 
 
