@@ -6,6 +6,7 @@ For teachers; learners need not read it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import signal
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     given = args.teacher_password or os.environ.get(PASSWORD_ENV) or None
     if given is None and args.ask_password:
         given = getpass.getpass("teacher's password: ") or None
+    raise_open_file_limit()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -87,6 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         classroom.stop()
     return 0
+
+
+def raise_open_file_limit() -> None:
+    """Allow as many open sockets as the system lets this user have: a class of 120 holds ~700 (macOS allows 256)."""
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65_536 if hard == resource.RLIM_INFINITY else min(hard, 65_536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):  # macOS caps it below "hard" at times: keep what we have
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 TEACHER_LINE = "teacher {url} (username teacher, password {password})"
