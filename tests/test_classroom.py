@@ -579,6 +579,23 @@ def test_cli_prints_addresses_serves_and_exits_0_on_signal(stop_signal: int, bac
         process.communicate()
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the broker's process in /proc (Linux)")
+def test_cli_says_so_and_exits_1_when_its_mosquitto_exits() -> None:
+    require("mosquitto")
+    process = start_cli("--learners", "alice", "--broker", "mosquitto")
+    try:
+        read_lines(process, 2)
+        tasks = Path(f"/proc/{process.pid}/task").iterdir()
+        (child,) = [int(pid) for task in tasks for pid in (task / "children").read_text().split()]
+        os.kill(child, signal.SIGKILL)
+        assert process.wait(timeout=30) == 1
+    finally:
+        if process.poll() is None:
+            process.kill()
+        _, stderr = process.communicate()
+    assert "error: the mosquitto broker exited; the classroom stopped" in stderr
+
+
 def test_cli_prints_a_generated_password_and_warns_off_loopback() -> None:
     process = start_cli("--learners", "alice", "--host", "127.0.0.2")
     try:
