@@ -114,7 +114,8 @@ def test_thirty_learners_with_the_same_ids_and_topics_each_get_exactly_their_own
                 own = [("house/bulbs/bulb1", f"{s} {name}".encode()) for s in ("ON", "OFF", "ON")]
                 assert p1.received() == [("house/bulbs/bulb1", f"OFF {name}".encode()), *own], name
                 assert bulb.received() == own, name
-                assert not p1.dropped.is_set() and not bulb.dropped.is_set(), f"{name}'s client was kicked"
+                assert not p1.dropped.is_set(), f"{name}'s client was kicked"
+                assert not bulb.dropped.is_set(), f"{name}'s client was kicked"
             # (each switch has left; its connection may still be closing)
             assert all({"P1", "bulb1"} <= set(ids) for ids in room.connected().values()), room.connected()
         finally:
@@ -132,7 +133,8 @@ def test_same_client_id_in_two_namespaces_does_not_kick(classroom: Classroom, pe
     bob = people(classroom.learners["bob"], "P1")
     alice.sync()
     bob.sync()
-    assert not alice.dropped.is_set() and not bob.dropped.is_set()
+    assert not alice.dropped.is_set()
+    assert not bob.dropped.is_set()
     # within one namespace, the same id still takes over, as MQTT says [MQTT-3.1.4-2]
     people(classroom.learners["alice"], "P1")
     wait_for(alice.dropped, TIMEOUT, what="alice's first P1 to be taken over")
@@ -304,7 +306,7 @@ def test_dashboard_shows_presence_latest_message_and_board(classroom: Classroom,
 def test_teacher_port_refuses_wrong_or_missing_credentials(
     classroom: Classroom, username: str | None, password: str | None
 ) -> None:
-    with pytest.raises(ConnectionRefused, match="Not authorized|Bad user name or password"):
+    with pytest.raises(ConnectionRefused, match=r"Not authorized|Bad user name or password"):
         connect_client(classroom.teacher, "intruder", username=username, password=password, timeout=TIMEOUT)
 
 
@@ -365,8 +367,10 @@ def test_rewriting_is_exact_at_the_byte_level() -> None:
     assert space.outbound(inside) == publish
     assert mqtt311.split(inside + b"\xc0") == (inside[:2], inside[2:], b"\xc0")
     assert mqtt311.split(inside[:-1]) is None
-    assert encode_length(127) == b"\x7f" and encode_length(128) == b"\x80\x01"
-    assert space.inside(b"class/x") == b"class/x" and space.inside(b"$SYS/x") == b"$SYS/x"
+    assert encode_length(127) == b"\x7f"
+    assert encode_length(128) == b"\x80\x01"
+    assert space.inside(b"class/x") == b"class/x"
+    assert space.inside(b"$SYS/x") == b"$SYS/x"
     # CONNECT, client id "P1", will flag, will topic "$SYS/x" (a will could otherwise forge the presence topics)
     connect = b"\x00\x04MQTT\x04\x06\x00\x3c" + b"\x00\x02P1" + b"\x00\x06$SYS/x" + b"\x00\x01!"
     inside = mqtt311.encode_connect(space.connect(mqtt311.parse_connect(0x10, connect)))
@@ -435,8 +439,11 @@ def test_start_broker_points_at_a_learner_port_but_asks_for_extras_locally(class
     shared = start_broker(url)
     assert (shared.kind, shared.host, shared.port) == ("external", "127.0.0.1", classroom.learners["alice"].port)
     with start_broker(url, users={"alice": "s3cret"}, tls=True, websockets=True) as private:
-        assert private.kind == "amqtt" and private.port != shared.port
-        assert private.tls_port and private.ws_port and private.ca_file
+        assert private.kind == "amqtt"
+        assert private.port != shared.port
+        assert private.tls_port
+        assert private.ws_port
+        assert private.ca_file
         close_client(connect_client(private, "P1", username="alice", password="s3cret", tls=True))
     shared.stop()  # leaves the classroom alone
     people(classroom.learners["alice"], "P1").sync()
@@ -498,16 +505,17 @@ def test_mosquittos_private_port_admits_only_the_classroom_itself() -> None:
     with start_classroom("alice", broker="mosquitto") as room:
         host, port = room._state.backend.address  # type: ignore[union-attr]
         for username, password in [(None, None), ("classroom", "guess"), ("teacher", room.teacher_password)]:
-            with pytest.raises(ConnectionRefused, match="Not authorized|Bad user name or password"):
+            with pytest.raises(ConnectionRefused, match=r"Not authorized|Bad user name or password"):
                 connect_client((host, port), "bypass", username=username, password=password, timeout=TIMEOUT)
-        assert room.broker == "mosquitto" and room.alive()
+        assert room.broker == "mosquitto"
+        assert room.alive()
 
 
 def test_a_missing_mosquitto_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     # Mosquitto is installed here: hide it from the real lookup (PATH and the usual sbin folders)
     monkeypatch.setattr("mqtt_helpers._brokers.mosquitto.shutil.which", lambda name: None)
     monkeypatch.setattr("mqtt_helpers._brokers.mosquitto.os.access", lambda path, mode: False)
-    with pytest.raises(BrokerStartError, match="apt-get install mosquitto.*or leave out --broker"):
+    with pytest.raises(BrokerStartError, match=r"apt-get install mosquitto.*or leave out --broker"):
         start_classroom("alice", broker="mosquitto")
     with pytest.raises(ValueError, match="unknown classroom broker 'hivemq': choose amqtt or mosquitto"):
         start_classroom("alice", broker="hivemq")
@@ -535,7 +543,8 @@ def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
 
 def read_lines(process: subprocess.Popen[str], count: int, timeout: float = 30.0) -> list[str]:
     """The first ``count`` lines of stdout, failing (not hanging) if they do not come."""
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     fd, data = process.stdout.fileno(), b""  # raw reads: a buffered readline would hide later lines from select
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as selector:
@@ -629,7 +638,8 @@ def test_cli_takes_the_teacher_password_from_the_environment_and_says_so_in_help
     shown = subprocess.run(
         [sys.executable, "-m", "mqtt_helpers.classroom", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=30
     ).stdout
-    assert "MQTT_CLASSROOM_TEACHER_PASSWORD" in shown and "--ask-password" in shown
+    assert "MQTT_CLASSROOM_TEACHER_PASSWORD" in shown
+    assert "--ask-password" in shown
 
 
 @pytest.mark.parametrize("learners", ["", "alice,alice", "bad name"])
@@ -642,7 +652,8 @@ def test_cli_rejects_bad_learner_lists_at_once(learners: str) -> None:
         timeout=30,
     )
     assert done.returncode == 2
-    assert "error:" in done.stderr and done.stdout == ""
+    assert "error:" in done.stderr
+    assert done.stdout == ""
 
 
 def test_make_classroom_without_learners_says_how() -> None:
@@ -844,13 +855,15 @@ def test_the_teacher_cannot_publish_a_learners_empty_topic(classroom: Classroom,
     teacher.paho.publish("learners/alice/", "to nobody", qos=0)
     wait_for(teacher.dropped, TIMEOUT, what="the teacher's connection to close")
     alice.sync()
-    assert alice.received() == [] and not alice.dropped.is_set()
+    assert alice.received() == []
+    assert not alice.dropped.is_set()
 
 
 def test_presence_lists_a_generated_id_for_an_empty_one(classroom: Classroom, people: Any) -> None:
     people(classroom.learners["alice"], "")
     (listed,) = classroom.connected()["alice"]
-    assert listed.startswith("auto-") and len(listed) > 5
+    assert listed.startswith("auto-")
+    assert len(listed) > 5
 
 
 def test_a_silent_connection_is_closed_at_the_connect_timeout(people: Any, backend: str) -> None:

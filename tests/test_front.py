@@ -117,7 +117,8 @@ def test_the_codec_refuses_bad_connects(body: bytes, clause: str) -> None:
 def test_the_codec_round_trips_a_connect_and_encodes_lengths_in_shortest_form() -> None:
     packet = with_login(b"id", b"user", b"\x00binary\xff")
     header, body, rest = mqtt311.split(packet) or (b"", b"", b"")
-    assert rest == b"" and mqtt311.encode_connect(mqtt311.parse_connect(header[0], body)) == packet
+    assert rest == b""
+    assert mqtt311.encode_connect(mqtt311.parse_connect(header[0], body)) == packet
     with pytest.raises(MalformedPacket, match="shortest"):
         mqtt311.decode_length(b"\x30\x80\x00")
     with pytest.raises(mqtt311.UnsupportedProtocol):
@@ -349,7 +350,8 @@ def test_fuzzed_bytes_from_one_learner_reach_no_other_namespace(broker: str) -> 
             escaped = [t for t, _ in teacher.received() if not t.startswith(("learners/alice/", "class/"))]
             assert escaped == [] or all("/sync/" in t for t in escaped), escaped
             assert bob.received() == [], "a fuzzed packet reached bob's namespace"
-            assert not bob.dropped.is_set() and not teacher.dropped.is_set()
+            assert not bob.dropped.is_set()
+            assert not teacher.dropped.is_set()
             print(f"\nfuzz: {examples} connections in {took:.1f} s")
         finally:
             bob.close()

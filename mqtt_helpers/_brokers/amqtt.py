@@ -16,8 +16,9 @@ from mqtt_helpers._brokers import mqtt311
 from mqtt_helpers._brokers.amqtt_fixes import ConformantBroker, conformance_config
 from mqtt_helpers._brokers.certs import Certificates, make_certificates
 from mqtt_helpers._brokers.front import Front, Limits
-from mqtt_helpers._brokers.loop import BrokerLoop, start_error
+from mqtt_helpers._brokers.loop import BrokerLoop
 from mqtt_helpers._brokers.mqtt311 import Connect
+from mqtt_helpers._brokers.ports import start_error
 from mqtt_helpers.handle import LOOPBACK, BrokerHandle, BrokerOptions
 
 EMBEDDED_LIMITS = Limits(refusal_delay=0.05, refusal_ceiling=1.0)
@@ -46,8 +47,7 @@ class AmqttBroker(BrokerHandle):
             loop.close()
             if certs is not None:
                 certs.cleanup()
-            hint = "another broker is running there; stop it, or pass port=0 for a free port"
-            raise start_error("amqtt", f"{LOOPBACK}:{options.port}", exc, hint=hint) from exc
+            raise start_error("amqtt", f"{LOOPBACK}:{options.port}", exc) from exc
         handle = cls(
             kind="amqtt",
             host=LOOPBACK,

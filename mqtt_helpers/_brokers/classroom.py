@@ -57,10 +57,11 @@ from amqtt.session import Session
 from mqtt_helpers._brokers import mqtt311
 from mqtt_helpers._brokers.amqtt_fixes import ConformantBroker
 from mqtt_helpers._brokers.front import Front, Limits, Rewriter
-from mqtt_helpers._brokers.loop import BrokerLoop, start_error
+from mqtt_helpers._brokers.loop import BrokerLoop
 from mqtt_helpers._brokers.mosquitto import mosquitto_binary, start_mosquitto
 from mqtt_helpers._brokers.mqtt311 import Connect
 from mqtt_helpers._brokers.namespace import LEARNER_ROOT, Namespace, TeacherRules
+from mqtt_helpers._brokers.ports import start_error
 from mqtt_helpers._brokers.relay import Announcer, Upstream, forward
 from mqtt_helpers.handle import LOOPBACK, BrokerHandle, BrokerOptions, BrokerStartError
 

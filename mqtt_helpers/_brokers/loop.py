@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import errno
+import contextlib
 import logging
 import threading
 from collections.abc import Coroutine
 from typing import Any
 
-from mqtt_helpers.handle import START_TIMEOUT, BrokerStartError
+from mqtt_helpers.handle import START_TIMEOUT
 
 BROKER_THREAD = "amqtt-broker"
 # Loggers whose records, when they come from the broker's thread, are the broker's chatter (connection resets,
@@ -53,24 +53,13 @@ class BrokerLoop:
             await asyncio.gather(*tasks, return_exceptions=True)
 
         if self.loop.is_running():
-            try:
+            # Best effort: whatever the cancelled tasks raise, the loop is stopped next anyway.
+            with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(cancel_rest(), self.loop).result(timeout=START_TIMEOUT)
-            except Exception:  # noqa: BLE001 - best effort; the loop is stopped next anyway
-                pass
             self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=START_TIMEOUT)
         if not self.thread.is_alive():
             self.loop.close()
-
-
-def start_error(what: str, where: str, exc: BaseException, *, hint: str) -> BrokerStartError:
-    """A start failure that names the address and the cause; the port in use is said plainly (any OS)."""
-    cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, OSError):
-        cause = cause.__cause__ or cause.__context__
-    if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
-        return BrokerStartError(f"cannot start {what} on {where}: the address is already in use ({hint})")
-    return BrokerStartError(f"cannot start {what} on {where}: {cause or exc}")
 
 
 def quiet_broker_logging() -> None:
