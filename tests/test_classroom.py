@@ -467,8 +467,8 @@ def classroom_rss_kib() -> int:
 def test_a_learner_who_never_reads_costs_bounded_memory(people: Any) -> None:
     """40 MB of QoS 0 messages to a subscriber that reads nothing: the queues in between stay bounded.
 
-    On the Mosquitto backend (its max_queued_messages/bytes). The embedded backend on main grows ~118 MiB here;
-    amqtt_fixes' queue cap (issue 18, branch amqttfix) bounds it: then run this on the ``backend`` fixture.
+    On the Mosquitto backend (its max_queued_messages/bytes). The embedded backend still grows ~65 MiB here
+    (merged main, 17:40 UTC), although amqtt_fixes caps each client's queue: issue for its owner.
     """
     require("mosquitto")
     with start_classroom("alice,bob", broker="mosquitto") as classroom:
