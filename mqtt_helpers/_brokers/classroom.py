@@ -31,7 +31,7 @@ broker behind is one of two backends. The default, :class:`AmqttBackend`, is
 :class:`~.amqtt_fixes.ConformantBroker`, fed through amqtt's public
 ``external_connected()``, with ``_authenticate`` overridden to admit only the
 listeners the front already admitted (fail closed); it needs nothing installed
-and serves about 80 learners. :class:`MosquittoBackend` (``broker="mosquitto"``)
+and serves about 90 learners. :class:`MosquittoBackend` (``broker="mosquitto"``)
 forwards each checked, rewritten connection over TCP to a Mosquitto child
 process on a private port (:mod:`.relay`): the same ports, front and
 namespaces, for classes of 120 and more. Only MQTT 3.1.1 (protocol level 4) is
@@ -187,7 +187,7 @@ MOSQUITTO_CONFIG = (
 MOSQUITTO_MISSING = (
     "--broker mosquitto needs Mosquitto, which is not installed: install it with `sudo apt-get install mosquitto` "
     "(Debian/Ubuntu), `brew install mosquitto` (macOS) or `conda install -c conda-forge mosquitto`; "
-    "or leave out --broker to use the embedded broker (fine up to about 80 learners)"
+    "or leave out --broker to use the embedded broker (fine up to about 90 learners)"
 )
 
 

@@ -24,7 +24,7 @@ EPILOG = (
     "a prompt (--ask-password), else it is generated and printed. A password on the command line shows in `ps`: "
     "prefer the environment variable or the prompt. Limits per learner port: 32 connections, 1 MiB packets, "
     "10 s to send CONNECT; wrong teacher passwords are answered ever more slowly. "
-    f"--broker mosquitto (or {BROKER_ENV}=mosquitto) puts Mosquitto behind the same ports: for classes over 80."
+    f"--broker mosquitto (or {BROKER_ENV}=mosquitto) puts Mosquitto behind the same ports: for classes over 90."
 )
 
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "--broker",
         choices=BROKERS,
         default=os.environ.get(BROKER_ENV) or "amqtt",
-        help="the broker behind the learner ports: amqtt (embedded, default, up to ~80 learners) or mosquitto "
+        help="the broker behind the learner ports: amqtt (embedded, default, up to ~90 learners) or mosquitto "
         "(installed separately; 120 and more)",
     )
     args = parser.parse_args(argv)
