@@ -32,7 +32,7 @@ from mqtt_helpers._brokers.front import Limits, Throttle
 from mqtt_helpers._brokers.loop import BROKER_THREAD
 from mqtt_helpers._brokers.mqtt311 import MalformedPacket, encode_length
 from mqtt_helpers.handle import BrokerHandle, BrokerOptions
-from tests.helpers import TestClient
+from tests.helpers import TestClient, require
 
 TIMEOUT = 10.0
 FUZZ_EXAMPLES = 300
@@ -261,7 +261,7 @@ def refusing_broker(kind: str) -> Iterator[tuple[tuple[str, int], Any]]:
     limits = Limits(refusal_delay=0)
     if kind == "classroom teacher port":
         with start_classroom("alice,bob", limits=limits) as room:
-            yield (room.teacher.host, room.teacher.port), room._state.broker
+            yield (room.teacher.host, room.teacher.port), room._state.backend.broker
     else:
         broker = AmqttBroker.start(BrokerOptions(users={"teacher": "right"}), limits=limits)
         try:
@@ -312,8 +312,10 @@ def mutated(draw: Any) -> bytes:
 
 
 @pytest.mark.slow
-def test_fuzzed_bytes_from_one_learner_reach_no_other_namespace() -> None:
-    with start_classroom("alice,bob", limits=Limits(connect_timeout=2.0)) as room:
+@pytest.mark.parametrize("broker", ["amqtt", "mosquitto"])
+def test_fuzzed_bytes_from_one_learner_reach_no_other_namespace(broker: str) -> None:
+    require(broker)
+    with start_classroom("alice,bob", limits=Limits(connect_timeout=2.0), broker=broker) as room:
         bob = TestClient(room.learners["bob"], "bob-hash")
         teacher = TestClient(room.teacher, "teacher-hash", username="teacher", password=room.teacher_password)
         try:
