@@ -27,7 +27,7 @@ from websockets.sync.client import connect as ws_connect
 
 from mqtt_helpers._brokers import mqtt311
 from mqtt_helpers._brokers.amqtt import AmqttBroker
-from mqtt_helpers._brokers.classroom import start_classroom
+from mqtt_helpers._brokers.classroom import AmqttBackend, start_classroom
 from mqtt_helpers._brokers.front import Limits, Throttle
 from mqtt_helpers._brokers.loop import BROKER_THREAD
 from mqtt_helpers._brokers.mqtt311 import MalformedPacket, encode_length
@@ -260,8 +260,10 @@ def refusing_broker(kind: str) -> Iterator[tuple[tuple[str, int], Any]]:
     """(address, amqtt broker) of a port that refuses ``teacher``/``wrong`` with no slow-down."""
     limits = Limits(refusal_delay=0)
     if kind == "classroom teacher port":
-        with start_classroom("alice,bob", limits=limits) as room:
-            yield (room.teacher.host, room.teacher.port), room._state.backend.broker
+        with start_classroom("alice,bob", limits=limits, broker="amqtt") as room:
+            backend = room._state.backend
+            assert isinstance(backend, AmqttBackend)  # the embedded broker's session table is what is measured
+            yield (room.teacher.host, room.teacher.port), backend.broker
     else:
         broker = AmqttBroker.start(BrokerOptions(users={"teacher": "right"}), limits=limits)
         try:
