@@ -1,0 +1,1 @@
+"""Answers a learner might write, per exercise of each numbered lesson (run by tests/test_exercises.py)."""
