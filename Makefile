@@ -56,9 +56,9 @@ test-unit: setup
 	$(PY) -m pytest tests --ignore=tests/browser --ignore=tests/setup --ignore=tests/test_exercises.py
 
 # Every exercise's self-check against empty, official, wrong and right answers, each in a fresh kernel, on both
-# brokers (tests/test_exercises.py): hundreds of kernels, so once, on the default Python only.
+# brokers (tests/test_exercises.py): hundreds of kernels, so once, on the default Python only, two at a time.
 test-exercises: setup
-	$(PY) -m pytest tests/test_exercises.py
+	$(PY) -m pytest -n 2 tests/test_exercises.py
 
 # The lessons in real JupyterLab and Chromium (skipped without Chromium, failing under CI=true).
 test-browser: setup
