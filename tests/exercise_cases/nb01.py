@@ -7,8 +7,8 @@ ON_SUCCESS = """def kitchen_on_connect(client, userdata, flags, reason_code, pro
 
 """
 
-START = START
-UNIQUE = UNIQUE
+START = "kitchen.on_connect = kitchen_on_connect\nkitchen.connect(broker.host, broker.port)\nkitchen.loop_start()\n"
+UNIQUE = 'kitchen = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, mqtt_helpers.unique_client_id("kitchen"))\n'
 
 LOGIN = """def login_result(username, password):
     answer, done = [], threading.Event()
@@ -55,14 +55,12 @@ EXERCISES = [
             + START,
             "sets kitchen_ready whatever the reason code": (
                 UNIQUE
-                "kitchen.on_connect = lambda client, userdata, flags, reason_code, properties: kitchen_ready.set()\n"
+                + "kitchen.on_connect = lambda client, userdata, flags, reason_code, properties: kitchen_ready.set()\n"
                 "kitchen.connect(broker.host, broker.port)\nkitchen.loop_start()\n"
             ),
             "a paho 1.x on_connect with four arguments": (
                 "def kitchen_on_connect(client, userdata, flags, rc):\n"
-                "    if rc == 0:\n        kitchen_ready.set()\n\n\n"
-                UNIQUE
-                START
+                "    if rc == 0:\n        kitchen_ready.set()\n\n\n" + UNIQUE + START
             ),
             "no loop_start": ON_SUCCESS
             + UNIQUE
