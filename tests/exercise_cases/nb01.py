@@ -73,7 +73,7 @@ EXERCISES = [
                 "    if not reason_code.is_failure:\n        kitchen_ready.set()\n\n\n"
                 'kitchen_id = f"kitchen{random.randint(0, 999_999):06d}"\n'
                 "kitchen = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=kitchen_id)\n"
-                "kitchen.on_connect = on_kitchen_connect\nkitchen.connect(broker.host, broker.port)\nkitchen.loop_start()\n"
+                + START.replace("kitchen_on_connect", "on_kitchen_connect")
             ),
         },
     },
