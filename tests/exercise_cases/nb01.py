@@ -85,7 +85,9 @@ EXERCISES = [
             ),
             "returns the numeric value": login(reason="reason_code.value"),
             "connects to broker instead of secure": login(host="broker"),
-            "does not wait for the CONNACK": login(wait="pass"),
+            "the notes' VERSION1 callback, returning str(rc)": login(reason="str(reason_code)")
+            .replace("mqtt.CallbackAPIVersion.VERSION2", "mqtt.CallbackAPIVersion.VERSION1")
+            .replace("flags, reason_code, properties", "flags, reason_code"),
         },
         "right": {
             "a queue instead of an event, getName(), default reconnect but closed": (
