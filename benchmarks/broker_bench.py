@@ -126,7 +126,7 @@ def table(results: list[Result]) -> str:
     head = f"{'metric':<26}" + "".join(f"{r.kind:>16}" for r in results)
     rows = [head, "-" * len(head)]
 
-    def row(name: str, values: list[float], fmt: str, lower_is_better: bool) -> None:
+    def row(name: str, values: list[float], fmt: str) -> None:
         line = f"{name:<26}" + "".join(f"{v:>16{fmt}}" for v in values)
         ref = values[results.index(reference)]
         ratios = [
@@ -136,11 +136,11 @@ def table(results: list[Result]) -> str:
         ]
         rows.append(line + "   " + ", ".join(ratios))
 
-    row("start (ms, median of 5)", [r.start_ms for r in results], ".1f", True)
+    row("start (ms, median of 5)", [r.start_ms for r in results], ".1f")
     for qos in (0, 1, 2):
-        row(f"round trip QoS{qos} (ms, p50)", [r.rtt_ms[qos] for r in results], ".3f", True)
+        row(f"round trip QoS{qos} (ms, p50)", [r.rtt_ms[qos] for r in results], ".3f")
     for qos in (0, 1, 2):
-        row(f"throughput QoS{qos} (msg/s)", [r.msgs_per_s[qos] for r in results], ".0f", False)
+        row(f"throughput QoS{qos} (msg/s)", [r.msgs_per_s[qos] for r in results], ".0f")
     return "\n".join(rows)
 
 

@@ -13,7 +13,19 @@ from mqtt_helpers.tracing import PacketTracer
 from mqtt_helpers.waiting import Inbox, WaitTimeout, show, wait_for
 
 __all__ = [
-    "BrokerHandle", "BrokerStartError", "BrokerUnreachable", "ConnectionRefused", "Inbox", "PacketTracer",
-    "WaitTimeout", "close_client", "connect_client", "draw_sequence", "show", "start_broker", "subscribe",
-    "unique_client_id", "wait_for",
-]  # fmt: skip
+    "BrokerHandle",
+    "BrokerStartError",
+    "BrokerUnreachable",
+    "ConnectionRefused",
+    "Inbox",
+    "PacketTracer",
+    "WaitTimeout",
+    "close_client",
+    "connect_client",
+    "draw_sequence",
+    "show",
+    "start_broker",
+    "subscribe",
+    "unique_client_id",
+    "wait_for",
+]

@@ -25,7 +25,10 @@ _CONNACK = re.compile(r"^ \((?P<session_present>\d+), ")
 
 
 def parse_packet_line(line: str) -> tuple[Direction, str, dict[str, Any]] | None:
-    """``(direction, packet type, flags)`` for a line such as ``Received PUBACK (Mid: 1)``; ``None`` for other lines."""
+    """``(direction, packet type, flags)`` for a line such as ``Received PUBACK (Mid: 1)``.
+
+    ``None`` for a line that describes no packet.
+    """
     match = _LINE.match(line)
     if match is None:
         return None

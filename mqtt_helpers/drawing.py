@@ -9,19 +9,27 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mqtt_helpers.tracing import BROKER, PacketEvent
+
+if TYPE_CHECKING:  # matplotlib loads in ~0.3 s: only when a diagram is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.text import Annotation
 
 
 @dataclass
 class SequenceDiagram:
-    """A drawn sequence diagram: the matplotlib figure, its arrows and their labels. A notebook shows it as a PNG."""
+    """A drawn sequence diagram: the matplotlib figure, its arrows and their labels.
 
-    figure: Any
+    A notebook shows it as a PNG.
+    """
+
+    figure: Figure
     title: str
     lanes: list[str]
-    arrows: list[Any]
+    arrows: list[Annotation]
     labels: list[str]
 
     def save(self, path: str | Path) -> Path:
@@ -53,7 +61,7 @@ def draw_sequence(events: Sequence[PacketEvent], title: str = "") -> SequenceDia
     other clients (publisher | broker | subscriber). The figure is made without
     pyplot, so no backend or open-figure state is involved.
     """
-    from matplotlib.figure import Figure  # matplotlib loads in ~0.3 s: only when a diagram is drawn
+    from matplotlib.figure import Figure
 
     names = list(dict.fromkeys(e.client for e in events))
     lanes = [*names[:1], BROKER, *names[1:]]
@@ -62,7 +70,8 @@ def draw_sequence(events: Sequence[PacketEvent], title: str = "") -> SequenceDia
     figure = Figure(figsize=(1.0 + 2.6 * len(lanes), 1.2 + 0.5 * (len(events) + 1)))
     axes = figure.add_subplot()
     _draw_lifelines(axes, lanes, x, height)
-    arrows, labels = [], []
+    arrows: list[Annotation] = []
+    labels: list[str] = []
     for row, event in enumerate(events, start=1):
         y = height - ROW_HEIGHT * row
         label = event.label()
@@ -79,21 +88,31 @@ def draw_sequence(events: Sequence[PacketEvent], title: str = "") -> SequenceDia
     return SequenceDiagram(figure, title, lanes, arrows, labels)
 
 
-def _draw_lifelines(axes: Any, lanes: list[str], x: dict[str, float], height: float) -> None:
+def _draw_lifelines(axes: Axes, lanes: list[str], x: dict[str, float], height: float) -> None:
     """A labelled box at the top of each lane and a dashed line down from it."""
     for name in lanes:
         axes.plot([x[name], x[name]], [0, height], linestyle="--", color="#9e9e9e", linewidth=1, zorder=1)
         axes.text(
-            x[name], height + 0.15, name, ha="center", va="bottom", fontsize=11, fontweight="bold", zorder=3,
+            x[name],
+            height + 0.15,
+            name,
+            ha="center",
+            va="bottom",
+            fontsize=11,
+            fontweight="bold",
+            zorder=3,
             bbox={"boxstyle": "round,pad=0.4", "facecolor": "#eef3fb", "edgecolor": "#1f5fa8"},
-        )  # fmt: skip
+        )
 
 
-def _draw_arrow(axes: Any, x_from: float, x_to: float, y: float, label: str, colour: str) -> Any:
+def _draw_arrow(axes: Axes, x_from: float, x_to: float, y: float, label: str, colour: str) -> Annotation:
     """One packet: an arrow from sender to receiver with its label above it."""
     arrow = axes.annotate(
-        "", xy=(x_to, y), xytext=(x_from, y), zorder=2,
+        "",
+        xy=(x_to, y),
+        xytext=(x_from, y),
+        zorder=2,
         arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 1.6, "shrinkA": 2, "shrinkB": 2},
-    )  # fmt: skip
+    )
     axes.text((x_from + x_to) / 2, y + 0.06, label, ha="center", va="bottom", fontsize=9, color=colour, zorder=3)
     return arrow

@@ -8,7 +8,7 @@ attaches to named clients and turns those lines into :class:`PacketEvent` record
     tracer.attach(subscriber, "subscriber")
     publisher.publish("house/bulb1", "ON", qos=1)
     tracer.wait_for("PUBACK", "subscriber", direction="sent")
-    print(render_text(tracer.canonical()))  # or draw it: mqtt_helpers.draw_sequence(tracer.canonical())
+    print(tracer.render())  # or draw it: mqtt_helpers.draw_sequence(tracer.canonical())
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import paho.mqtt.client as mqtt
 
 from mqtt_helpers._paho_log import Direction, parse_packet_line
 from mqtt_helpers.waiting import DEFAULT_TIMEOUT, WaitTimeout
@@ -58,7 +60,10 @@ class PacketEvent:
         return BROKER if self.direction == "sent" else self.client
 
     def label(self, *, mids: bool = False) -> str:
-        """The packet name with its flags, e.g. ``PUBLISH (qos=1, retain=1)``; ``mids`` adds QoS 1/2 message ids."""
+        """The packet name with its flags, e.g. ``PUBLISH (qos=1, retain=1)``.
+
+        ``mids=True`` adds the message ids of QoS 1 and 2 packets.
+        """
         parts = [f"qos={self.qos}"] if self.qos is not None else []
         if self.retain:
             parts.append("retain=1")
@@ -88,7 +93,10 @@ def parse_log_line(client: str, line: str, seq: int = 0) -> PacketEvent | None:
 
 
 class PacketTracer:
-    """Records the packets of several named paho clients; callbacks only record, cells wait with :meth:`wait_for`."""
+    """Records the packets of several named paho clients.
+
+    paho's callbacks only record; a cell waits for a packet with :meth:`wait_for`.
+    """
 
     def __init__(self) -> None:
         self._events: list[PacketEvent] = []
@@ -96,13 +104,13 @@ class PacketTracer:
         self._changed = threading.Condition()
         self._seq = itertools.count(1)
 
-    def attach(self, client: Any, name: str) -> None:
+    def attach(self, client: mqtt.Client, name: str) -> None:
         """Record every packet ``client`` sends or receives under ``name`` (e.g. ``"publisher"``)."""
         if name == BROKER:
             raise ValueError(f"{BROKER!r} is the broker's lifeline; give the client another name")
         previous = client.on_log
 
-        def on_log(client: Any, userdata: Any, level: Any, buf: str) -> None:
+        def on_log(client: mqtt.Client, userdata: Any, level: int, buf: str) -> None:
             self.record(name, buf)
             if previous is not None:
                 previous(client, userdata, level, buf)

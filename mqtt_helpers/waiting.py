@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from paho.mqtt.client import MQTTMessage, topic_matches_sub
+from paho.mqtt.client import Client, MQTTMessage, topic_matches_sub
 
 DEFAULT_TIMEOUT = 5.0
 Messages = list[MQTTMessage]
@@ -71,7 +71,7 @@ class Inbox:
         self._changed = threading.Condition()
         self._source = "the broker"
 
-    def on_message(self, client: Any, userdata: Any, message: MQTTMessage) -> None:
+    def on_message(self, client: Client, userdata: Any, message: MQTTMessage) -> None:
         """paho VERSION2 ``on_message`` callback: record the message, wake waiters."""
         with self._changed:
             self._source = f"{client.host}:{client.port}"  # for the timeout message

@@ -16,14 +16,15 @@ import paho.mqtt.client as mqtt
 
 from mqtt_helpers.client import subscribe
 
-PUBLISH_TIMEOUT = 2.0
-
 
 class PublishPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no type information
     """Topic, payload, QoS and retain fields with a Publish button, publishing through ``client``."""
 
-    def __init__(self, client: mqtt.Client, topic: str = "house/main-light", payload: str = "ON") -> None:
+    def __init__(
+        self, client: mqtt.Client, topic: str = "house/main-light", payload: str = "ON", *, timeout: float = 2.0
+    ) -> None:
         self.client = client
+        self.timeout = timeout  # how long a QoS 1/2 publish may take to be acknowledged
         self.topic = widgets.Text(value=topic, description="topic")
         self.payload = widgets.Text(value=payload, description="payload")
         self.qos = widgets.Dropdown(options=[0, 1, 2], value=0, description="QoS")
@@ -38,8 +39,11 @@ class PublishPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
         topic, payload, qos = self.topic.value, self.payload.value, self.qos.value
         try:
             info = self.client.publish(topic, payload, qos, self.retain.value)
-            info.wait_for_publish(PUBLISH_TIMEOUT)
-            done = "acknowledged" if qos else "sent"
+            info.wait_for_publish(self.timeout)  # returns on a timeout too: is_published() says which
+            if info.is_published():
+                done = "acknowledged" if qos else "sent"
+            else:
+                done = f"not {'acknowledged' if qos else 'sent'} within {self.timeout:g} s (is the client connected?)"
             self.status.value = f"{done}: {payload!r} on {topic} (mid {info.mid}, QoS {qos})"
         except (ValueError, TypeError, RuntimeError) as exc:
             self.status.value = f"not published: {exc}"
@@ -63,7 +67,7 @@ class MessageMonitor(widgets.VBox):  # type: ignore[misc]
         client.on_message = self.on_message
         subscribe(client, topic, qos)
 
-    def on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         """paho VERSION2 ``on_message``: add a row."""
         with self._lock:
             self.messages = [*self.messages, message][-self.limit :]

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import nbformat
 
+from mqtt_helpers import _series as series
+
 BANNER = (
     "> **Solutions.** This is lesson [{name}](../{name}) with every exercise answered; "
     "the self-check cells show what a working answer prints. Try the exercises yourself first!\n\n"
@@ -26,7 +28,7 @@ BANNER = (
 
 def solved(lesson: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode | None:
     """The lesson with answers filled in, or None when it has no exercises."""
-    notebook = nbformat.from_dict(lesson)
+    notebook: nbformat.NotebookNode = nbformat.from_dict(lesson)
     exercises = [c for c in notebook.cells if "exercise" in c.metadata.get("tags", [])]
     if not exercises:
         return None
@@ -61,7 +63,7 @@ def main(folder: str = "notebooks") -> int:
     lessons = Path(folder)
     out = lessons / "solutions"
     out.mkdir(exist_ok=True)
-    for path in sorted(lessons.glob("[0-9][0-9]-*.ipynb")):
+    for path in series.lessons(lessons):
         notebook = solved(nbformat.read(path, as_version=4), path.name)
         target = out / f"{path.stem}-solutions.ipynb"
         if notebook is not None and not same_cells(notebook, target):

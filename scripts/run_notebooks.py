@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -28,17 +30,32 @@ def notebooks_in(paths: list[str]) -> list[Path]:
     return [p for p in found if ".ipynb_checkpoints" not in p.parts]
 
 
+def kernel_manager(folder: str) -> KernelManager:
+    """A kernel manager whose kernel talks over Unix socket files in ``folder`` where there are any.
+
+    Over TCP, jupyter_client picks five free ports and the kernel binds them a moment later; on a busy machine
+    (brokers picking free ports too) another process sometimes takes one in between ("Address already in use",
+    "Kernel died before replying"). Socket files in a fresh folder of our own cannot be taken. ``folder`` must
+    be short: a socket path has about 100 characters at most.
+    """
+    if os.name != "posix":
+        return KernelManager(kernel_name="python3")
+    return KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "k"))
+
+
 def execute(path: Path) -> float:
     """Run one notebook in a fresh kernel, from its own folder, and save it."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
     started = time.perf_counter()
-    client.execute()
+    with tempfile.TemporaryDirectory(prefix="mqtt-study-kernel-") as folder:
+        client = NotebookClient(
+            notebook,
+            km=kernel_manager(folder),
+            timeout=120,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        client.execute()
     nbformat.write(notebook, path)
     return time.perf_counter() - started
 

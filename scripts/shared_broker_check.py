@@ -1,8 +1,8 @@
 """Run the numbered lessons twice in a row against ONE running broker, as a learner on a shared broker would.
 
-    python scripts/shared_broker_check.py                 # a plain Mosquitto on a free loopback port
-    python scripts/shared_broker_check.py --classroom     # one learner's listener of a classroom broker
-    python scripts/shared_broker_check.py --solutions     # the solutions notebooks too, after the lessons
+    python -m scripts.shared_broker_check                 # a plain Mosquitto on a free loopback port
+    python -m scripts.shared_broker_check --classroom     # one learner's listener of a classroom broker
+    python -m scripts.shared_broker_check --solutions     # the solutions notebooks too, after the lessons
 
 On a shared broker, state outlives a notebook: a retained message, persistent session or will a lesson leaves
 behind changes what the next lesson (or the next run) prints. Both passes use strict nbval with the stored outputs,
@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from mqtt_helpers._series import lessons, solutions
+from tests.helpers import OutputLines
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0  # seconds for the classroom broker to print its learners' addresses
@@ -29,10 +30,7 @@ START_TIMEOUT = 30.0  # seconds for the classroom broker to print its learners' 
 
 def notebooks(with_solutions: bool) -> list[str]:
     """The numbered lessons in order, then (optionally) their solutions in order."""
-    found = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-    if with_solutions:
-        found += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks" / "solutions").glob("[0-9][0-9]-*.ipynb"))
-    return found
+    return [str(p.relative_to(ROOT)) for p in lessons() + (solutions() if with_solutions else [])]
 
 
 @contextmanager
@@ -52,15 +50,8 @@ def classroom() -> Iterator[str]:
     """A classroom broker for alice and bob; alice's URL, read from the line it prints once listening."""
     command = [sys.executable, "-m", "mqtt_helpers.classroom", "--learners", "alice,bob"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
+    assert process.stdout is not None
+    lines = OutputLines(process.stdout, "the classroom broker")
     try:
         yield alice_url(lines)
     finally:
@@ -70,20 +61,12 @@ def classroom() -> Iterator[str]:
             raise SystemExit(f"the classroom broker exited with {code} on SIGTERM (expected 0)")
 
 
-def alice_url(lines: queue.Queue[str | None]) -> str:
+def alice_url(lines: OutputLines) -> str:
     """The URL on the classroom's `alice mqtt://HOST:PORT` line, or SystemExit naming what it printed."""
-    deadline, seen = time.monotonic() + START_TIMEOUT, []
-    while True:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            message = f"the classroom broker printed no 'alice mqtt://...' line within {START_TIMEOUT} s"
-            raise SystemExit(message) from None
-        if line is None:
-            raise SystemExit("the classroom broker ended before listening; it printed:\n" + "\n".join(seen))
-        seen.append(line)
-        if line.startswith("alice mqtt://"):
-            return line.split()[1]
+    try:
+        return lines.expect("alice mqtt://", START_TIMEOUT).split()[1]
+    except (TimeoutError, EOFError) as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def run_twice(url: str, paths: list[str], pytest_args: list[str]) -> int:

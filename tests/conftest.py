@@ -14,8 +14,6 @@ from mqtt_helpers import BrokerHandle, start_broker
 from mqtt_helpers.broker import KINDS
 from tests.helpers import require
 
-__all__ = ["require"]  # kept importable from here for older test modules
-
 
 @pytest.fixture(params=KINDS)
 def broker_kind(request: pytest.FixtureRequest) -> str:

@@ -6,8 +6,9 @@ A notebook declares its needs in its metadata (JupyterLab: the property inspecto
 
 When a need cannot be met, every cell of that notebook is skipped with the reason
 (which says how to install it) on a learner's machine, and fails under
-``CI=true``: a green CI run must mean the notebook really ran. This is the policy
-of ``require()`` in ``tests/conftest.py`` for the unit tests.
+``CI=true``: a green CI run must mean the notebook really ran. ``unavailable()``
+is that policy, for the unit tests (``tests/helpers.py``, ``require()``) and the
+browser tests too.
 
 The root ``conftest.py`` loads this plugin, so it applies to ``pytest --nbval
 notebooks`` as well as to runs under ``tests/``.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -58,18 +59,15 @@ def missing_requirements(requires: list[str], checks: Mapping[str, Callable[[], 
     return missing
 
 
-def decide(missing: list[str], *, ci: bool) -> tuple[str, str] | None:
-    """``None`` when nothing is missing, else ("skip" | "fail", reason)."""
-    if not missing:
-        return None
-    reason = "; ".join(missing)
-    if ci:
-        return "fail", f"CI must run this notebook, but {reason}"
-    return "skip", reason
-
-
 def running_in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str, *, must: str) -> NoReturn:
+    """Skip with ``reason`` on a learner's machine; under CI=true fail, saying what CI ``must`` do."""
+    if running_in_ci():
+        pytest.fail(f"CI must {must}, but {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -78,11 +76,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     notebook = getattr(item.parent, "nb", None)  # nbval's IPyNbFile holds the parsed notebook
     if notebook is None:
         return
-    requires = declared_requirements(notebook.metadata, str(item.parent.path))
-    outcome = decide(missing_requirements(requires), ci=running_in_ci())
-    if outcome is None:
-        return
-    action, reason = outcome
-    if action == "fail":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
+    requires = declared_requirements(notebook.metadata, str(item.path))
+    missing = missing_requirements(requires)
+    if missing:
+        unavailable("; ".join(missing), must="run this notebook")

@@ -1,7 +1,7 @@
 """The classroom broker on loopback: each learner private, class/ shared, the teacher sees all.
 
 Absence ("nothing else arrived") is never waited out: a client round-trips a
-marker through the broker (``Learner.sync``), and whatever the broker routed to
+marker through the broker (``TestClient.sync``), and whatever the broker routed to
 it before the marker has arrived by the time the marker does. Where another
 learner's message must be absent, the teacher first receives it, which proves
 the broker already routed it.
@@ -28,80 +28,19 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt_helpers import BrokerHandle, ConnectionRefused, Inbox, close_client, connect_client, start_broker, wait_for
-from mqtt_helpers._brokers.classroom import (
-    Namespace,
-    encode_length,
-    parse_learners,
-    public_host,
-    split_packet,
-    start_classroom,
-)
+from mqtt_helpers import BrokerHandle, ConnectionRefused, close_client, connect_client, start_broker, wait_for
+from mqtt_helpers._brokers import mqtt311
+from mqtt_helpers._brokers.classroom import parse_learners, public_host, start_classroom
+from mqtt_helpers._brokers.front import Limits
+from mqtt_helpers._brokers.mqtt311 import Packet, encode_length
+from mqtt_helpers._brokers.namespace import Namespace
 from mqtt_helpers.classroom import Classroom
-from tests.helpers import accepts
+from mqtt_helpers.handle import BrokerStartError
+from tests.helpers import TestClient, accepts
 
 TIMEOUT = 10.0  # 30 learners at once on a busy 2-core machine
 PASSWORD = "chalk"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Learner:
-    """A paho client that records messages and disconnects, and can prove nothing more is on its way."""
-
-    def __init__(self, broker: BrokerHandle, client_id: str, *, clean_session: bool = True, **kwargs: Any) -> None:
-        self.inbox = Inbox()
-        self.dropped = threading.Event()
-        self._markers = Inbox()
-        self._sync_topic = f"sync/{uuid.uuid4().hex[:8]}"
-        # inbox=self: this object's on_message is in place before queued messages arrive after CONNACK
-        self.paho = connect_client(
-            broker,
-            client_id,
-            clean_session=clean_session,
-            timeout=TIMEOUT,
-            inbox=self,
-            **kwargs,  # type: ignore[arg-type]
-        )
-        self.session_present = bool(self.paho.connect_flags.session_present)  # set by connect_client
-        self.paho.on_disconnect = lambda *args: self.dropped.set()
-
-    def on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        target = self._markers if message.topic == self._sync_topic else self.inbox
-        target.on_message(client, userdata, message)
-
-    def subscribe(self, *filters: str) -> None:
-        from mqtt_helpers import subscribe
-
-        subscribe(self.paho, [(f, 1) for f in filters], timeout=TIMEOUT)
-
-    def publish(self, topic: str, payload: str | bytes, *, retain: bool = False) -> None:
-        self.paho.publish(topic, payload, qos=1, retain=retain).wait_for_publish(TIMEOUT)
-
-    def sync(self) -> None:
-        """Round-trip a marker: every message the broker routed here before it has now arrived."""
-        if not hasattr(self, "_synced_once"):
-            self.subscribe(self._sync_topic)
-            self._synced_once = True
-        marker = uuid.uuid4().hex
-        self.publish(self._sync_topic, marker)
-        got = self._markers.wait(1, timeout=TIMEOUT)
-        assert got[0].payload == marker.encode()
-
-    def received(self) -> list[tuple[str, bytes]]:
-        """After sync(): every message received and not yet taken, as (topic, payload)."""
-        return [(m.topic, m.payload) for m in self.inbox.drain("#") + self.inbox.drain("$SYS/#")]
-
-    def drop(self) -> None:
-        """End the connection without DISCONNECT, so the broker publishes the will."""
-        sock = self.paho.socket()
-        assert isinstance(sock, socket.socket)
-        sock.shutdown(socket.SHUT_RDWR)
-        wait_for(self.dropped, TIMEOUT, what="the dropped connection to be noticed")
-        self.paho.loop_stop()
-
-    def close(self) -> None:
-        self.paho.on_disconnect = None
-        close_client(self.paho)
 
 
 @pytest.fixture
@@ -112,11 +51,11 @@ def classroom() -> Iterator[Classroom]:
 
 @pytest.fixture
 def people() -> Iterator[Any]:
-    """``people(handle, client_id, ...)`` makes a Learner closed after the test."""
-    made: list[Learner] = []
+    """``people(handle, client_id, ...)`` makes a TestClient closed after the test."""
+    made: list[TestClient] = []
 
-    def make(broker: BrokerHandle, client_id: str, **kwargs: Any) -> Learner:
-        made.append(Learner(broker, client_id, **kwargs))
+    def make(broker: BrokerHandle, client_id: str, **kwargs: Any) -> TestClient:
+        made.append(TestClient(broker, client_id, **kwargs))
         return made[-1]
 
     yield make
@@ -124,23 +63,23 @@ def people() -> Iterator[Any]:
         person.close()
 
 
-def teacher_of(room: Classroom, people: Any) -> Learner:
-    learner: Learner = people(room.teacher, "teacher-view", username="teacher", password=room.teacher_password)
+def teacher_of(room: Classroom, people: Any) -> TestClient:
+    learner: TestClient = people(room.teacher, "teacher-view", username="teacher", password=room.teacher_password)
     return learner
 
 
 # --- a whole class at once ---------------------------------------------------------
 
 
-def run_notebook_00(handle: BrokerHandle, name: str) -> tuple[Learner, Learner]:
+def run_notebook_00(handle: BrokerHandle, name: str) -> tuple[TestClient, TestClient]:
     """Notebook 00's exchange, as a learner would type it: P1 echo, then switch -> bulb1."""
-    p1 = Learner(handle, "P1")
+    p1 = TestClient(handle, "P1")
     p1.subscribe("house/bulbs/bulb1")
     p1.publish("house/bulbs/bulb1", f"OFF {name}")
     p1.sync()  # the echo is in (the notebook waits for it too) before bulb1 subscribes
-    bulb = Learner(handle, "bulb1")
+    bulb = TestClient(handle, "bulb1")
     bulb.subscribe("house/bulbs/bulb1")
-    switch = Learner(handle, "switch")
+    switch = TestClient(handle, "switch")
     for state in ("ON", "OFF", "ON"):
         switch.publish("house/bulbs/bulb1", f"{state} {name}")
     switch.close()
@@ -150,7 +89,7 @@ def run_notebook_00(handle: BrokerHandle, name: str) -> tuple[Learner, Learner]:
 def test_thirty_learners_with_the_same_ids_and_topics_each_get_exactly_their_own() -> None:
     names = [f"learner{i:02d}" for i in range(30)]
     with start_classroom(names, teacher_password=PASSWORD) as room:
-        teacher = Learner(room.teacher, "teacher", username="teacher", password=PASSWORD)
+        teacher = TestClient(room.teacher, "teacher", username="teacher", password=PASSWORD)
         teacher.subscribe("learners/+/house/#")
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
             pairs = dict(zip(names, pool.map(lambda n: run_notebook_00(room.learners[n], n), names), strict=False))
@@ -168,7 +107,8 @@ def test_thirty_learners_with_the_same_ids_and_topics_each_get_exactly_their_own
                 own = [("house/bulbs/bulb1", f"{s} {name}".encode()) for s in ("ON", "OFF", "ON")]
                 assert p1.received() == [("house/bulbs/bulb1", f"OFF {name}".encode()), *own], name
                 assert bulb.received() == own, name
-                assert not p1.dropped.is_set() and not bulb.dropped.is_set(), f"{name}'s client was kicked"
+                assert not p1.dropped.is_set(), f"{name}'s client was kicked"
+                assert not bulb.dropped.is_set(), f"{name}'s client was kicked"
             # (each switch has left; its connection may still be closing)
             assert all({"P1", "bulb1"} <= set(ids) for ids in room.connected().values()), room.connected()
         finally:
@@ -186,7 +126,8 @@ def test_same_client_id_in_two_namespaces_does_not_kick(classroom: Classroom, pe
     bob = people(classroom.learners["bob"], "P1")
     alice.sync()
     bob.sync()
-    assert not alice.dropped.is_set() and not bob.dropped.is_set()
+    assert not alice.dropped.is_set()
+    assert not bob.dropped.is_set()
     # within one namespace, the same id still takes over, as MQTT says [MQTT-3.1.4-2]
     people(classroom.learners["alice"], "P1")
     wait_for(alice.dropped, TIMEOUT, what="alice's first P1 to be taken over")
@@ -356,8 +297,20 @@ def test_dashboard_shows_presence_latest_message_and_board(classroom: Classroom,
 def test_teacher_port_refuses_wrong_or_missing_credentials(
     classroom: Classroom, username: str | None, password: str | None
 ) -> None:
-    with pytest.raises(ConnectionRefused, match="Not authorized|Bad user name or password"):
+    with pytest.raises(ConnectionRefused, match=r"Not authorized|Bad user name or password"):
         connect_client(classroom.teacher, "intruder", username=username, password=password, timeout=TIMEOUT)
+
+
+def test_only_learner_listeners_admit_without_a_password(classroom: Classroom) -> None:
+    """Fail closed: a listener that is neither a learner's nor (with the password) the teacher's admits nobody."""
+    broker = classroom._state.broker
+    anonymous = mqtt311.Connect(b"x", True, 60, None, None, None)
+    teacher = mqtt311.Connect(b"x", True, 60, None, b"teacher", PASSWORD.encode())
+    assert broker.admit("learners/alice", anonymous) == 0
+    assert broker.admit("default", anonymous) == mqtt311.NOT_AUTHORIZED
+    assert broker.admit("default", teacher) == 0
+    assert broker.admit("learners/mallory", anonymous) == mqtt311.NOT_AUTHORIZED
+    assert broker.admit("anything else", teacher) == mqtt311.NOT_AUTHORIZED
 
 
 def test_generated_teacher_password_works() -> None:
@@ -398,19 +351,23 @@ def test_packets_of_every_size_survive_the_rewrite(classroom: Classroom, people:
 
 def test_rewriting_is_exact_at_the_byte_level() -> None:
     space = Namespace("alice")
-    publish = bytes([0x32]) + encode_length(9) + b"\x00\x03a/b\x00\x07hi"  # QoS 1, packet id 7
-    inside = space.inbound(publish)
+    body = b"\x00\x03a/b\x00\x07hi"  # QoS 1, packet id 7
+    publish = bytes([0x32]) + encode_length(9) + body
+    inside = space.inbound(mqtt311.parse(0x32, body))
     assert inside == bytes([0x32]) + encode_length(24) + b"\x00\x12learners/alice/a/b\x00\x07hi"
     assert space.outbound(inside) == publish
-    assert split_packet(inside + b"\xc0") == (inside, b"\xc0")
-    assert split_packet(inside[:-1]) is None
-    assert encode_length(127) == b"\x7f" and encode_length(128) == b"\x80\x01"
-    assert space.inside(b"class/x") == b"class/x" and space.inside(b"$SYS/x") == b"$SYS/x"
+    assert mqtt311.split(inside + b"\xc0") == (inside[:2], inside[2:], b"\xc0")
+    assert mqtt311.split(inside[:-1]) is None
+    assert encode_length(127) == b"\x7f"
+    assert encode_length(128) == b"\x80\x01"
+    assert space.inside(b"class/x") == b"class/x"
+    assert space.inside(b"$SYS/x") == b"$SYS/x"
     # CONNECT, client id "P1", will flag, will topic "$SYS/x" (a will could otherwise forge the presence topics)
     connect = b"\x00\x04MQTT\x04\x06\x00\x3c" + b"\x00\x02P1" + b"\x00\x06$SYS/x" + b"\x00\x01!"
-    inside = space.inbound(bytes([0x10]) + encode_length(len(connect)) + connect)
+    inside = mqtt311.encode_connect(space.connect(mqtt311.parse_connect(0x10, connect)))
     assert b"\x00\x11learners/alice/P1\x00\x15learners/alice/$SYS/x\x00\x01!" in inside
     assert space.client_id == "P1"
+    assert isinstance(mqtt311.parse(0xC0, b""), Packet)
 
 
 def test_public_host_names_an_interface_for_every_interface_binds() -> None:
@@ -442,6 +399,15 @@ def test_mqtt5_is_refused_as_by_a_private_broker(classroom: Classroom) -> None:
         client.loop_stop()
 
 
+def test_a_port_in_use_is_named_as_such() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(BrokerStartError, match=rf"127\.0\.0\.1:{port}: the address is already in use"):
+            start_classroom("alice", port=port)
+
+
 def test_stop_leaves_no_thread_or_port() -> None:
     threads_before = set(threading.enumerate())
     room = start_classroom("alice,bob")
@@ -462,8 +428,11 @@ def test_start_broker_points_at_a_learner_port_but_asks_for_extras_locally(class
     shared = start_broker(url)
     assert (shared.kind, shared.host, shared.port) == ("external", "127.0.0.1", classroom.learners["alice"].port)
     with start_broker(url, users={"alice": "s3cret"}, tls=True, websockets=True) as private:
-        assert private.kind == "amqtt" and private.port != shared.port
-        assert private.tls_port and private.ws_port and private.ca_file
+        assert private.kind == "amqtt"
+        assert private.port != shared.port
+        assert private.tls_port
+        assert private.ws_port
+        assert private.ca_file
         close_client(connect_client(private, "P1", username="alice", password="s3cret", tls=True))
     shared.stop()  # leaves the classroom alone
     people(classroom.learners["alice"], "P1").sync()
@@ -477,10 +446,11 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start_cli(*args: str) -> subprocess.Popen[str]:
+def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "mqtt_helpers.classroom", *args],
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -490,7 +460,8 @@ def start_cli(*args: str) -> subprocess.Popen[str]:
 
 def read_lines(process: subprocess.Popen[str], count: int, timeout: float = 30.0) -> list[str]:
     """The first ``count`` lines of stdout, failing (not hanging) if they do not come."""
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     fd, data = process.stdout.fileno(), b""  # raw reads: a buffered readline would hide later lines from select
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as selector:
@@ -515,9 +486,9 @@ def test_cli_prints_addresses_serves_and_exits_0_on_signal(stop_signal: int) -> 
         assert all(url.startswith("mqtt://127.0.0.1:") for url in urls.values())
         assert PASSWORD not in lines[2], "a password the teacher typed is not echoed"
         ports = {name: int(url.rsplit(":", 1)[1]) for name, url in urls.items()}
-        alice = Learner(BrokerHandle("external", "127.0.0.1", ports["alice"]), "P1")
+        alice = TestClient(BrokerHandle("external", "127.0.0.1", ports["alice"]), "P1")
         alice.subscribe("house/#")
-        teacher = Learner(
+        teacher = TestClient(
             BrokerHandle("external", "127.0.0.1", ports["teacher"]), "t", username="teacher", password=PASSWORD
         )
         teacher.publish("learners/alice/house/x", "hello")
@@ -550,6 +521,26 @@ def test_cli_prints_a_generated_password_and_warns_off_loopback() -> None:
     assert "warning: learner ports on 127.0.0.2 have no passwords" in stderr
 
 
+def test_cli_takes_the_teacher_password_from_the_environment_and_says_so_in_help() -> None:
+    process = start_cli("--learners", "alice", env={"MQTT_CLASSROOM_TEACHER_PASSWORD": PASSWORD})
+    try:
+        lines = read_lines(process, 2)
+        assert lines[1].endswith("(username teacher, password as given)")
+        teacher_port = int(lines[1].split()[1].rsplit(":", 1)[1])
+        close_client(connect_client(("127.0.0.1", teacher_port), "t", username="teacher", password=PASSWORD))
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    shown = subprocess.run(
+        [sys.executable, "-m", "mqtt_helpers.classroom", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=30
+    ).stdout
+    assert "MQTT_CLASSROOM_TEACHER_PASSWORD" in shown
+    assert "--ask-password" in shown
+
+
 @pytest.mark.parametrize("learners", ["", "alice,alice", "bad name"])
 def test_cli_rejects_bad_learner_lists_at_once(learners: str) -> None:
     done = subprocess.run(
@@ -560,7 +551,8 @@ def test_cli_rejects_bad_learner_lists_at_once(learners: str) -> None:
         timeout=30,
     )
     assert done.returncode == 2
-    assert "error:" in done.stderr and done.stdout == ""
+    assert "error:" in done.stderr
+    assert done.stdout == ""
 
 
 def test_make_classroom_without_learners_says_how() -> None:
@@ -575,3 +567,235 @@ def test_make_classroom_without_learners_says_how() -> None:
     )
     assert done.returncode != 0
     assert "make classroom LEARNERS=alice,bob" in done.stderr
+
+
+# --- a hostile learner (issue 18): raw bytes from alice's port -----------------------------------
+
+
+def string(value: bytes) -> bytes:
+    return len(value).to_bytes(2, "big") + value
+
+
+def connect_packet(client_id: bytes, *, flags: int = 0x02, extra: bytes = b"", tail: bytes = b"") -> bytes:
+    """A CONNECT (keep-alive 60); ``extra`` follows the client id (will, user name...), ``tail`` is junk after it."""
+    body = string(b"MQTT") + bytes([4, flags]) + b"\x00\x3c" + string(client_id) + extra + tail
+    return bytes([0x10]) + encode_length(len(body)) + body
+
+
+def publish_packet(topic: bytes, payload: bytes, *, first: int = 0x30) -> bytes:
+    body = string(topic) + payload
+    return bytes([first]) + encode_length(len(body)) + body
+
+
+# What every smuggling vector hides: a retained PUBLISH into bob's namespace and a SUBSCRIBE to bare "#"
+# (its length a multiple of 3, for vectors D and E below).
+SMUGGLED = publish_packet(b"learners/bob/diary", b"alice was here!", first=0x31) + (
+    b"\x82\x06\x00\x01" + string(b"#") + b"\x00"
+)
+# amqtt 0.12.1 decodes invalid UTF-8 as str(bytes): b"\xff" * k reads as 3 + 4k characters, so it counts 3 + 3k
+# bytes more than it read, and parses that many unread bytes as the next packets.
+INVALID = b"\xff" * (len(SMUGGLED) // 3 - 1)
+
+
+def subscribe_smuggling() -> bytes:
+    """Vector E in the shape that got past the old rewriter: it prefixed both filters and passed the packet on.
+
+    amqtt then counts ``b"\\xff" * 16384`` (prefixed) as 49,155 bytes more than it read and stops after it: the
+    second filter's length (0xC000 once prefixed) reads as a PINGREQ, its prefix as three acknowledgements and a
+    CONNACK, and the rest as SMUGGLED and more PINGREQs.
+    """
+    second = b"?" + SMUGGLED
+    second += b"\xc0\x00" * ((0xC000 - 15 - len(second)) // 2)
+    second += b"?" * (0xC000 - 15 - len(second))
+    body = b"\x00\x01" + string(b"\xff" * 16384) + b"\x00" + string(second) + b"\x00"
+    return bytes([0x82]) + encode_length(len(body)) + body
+
+
+VECTORS = {
+    "A: a PINGREQ whose body is packets": bytes([0xC0]) + encode_length(len(SMUGGLED)) + SMUGGLED,
+    "B: a PUBACK longer than 2 bytes": bytes([0x40]) + encode_length(2 + len(SMUGGLED)) + b"\x00\x01" + SMUGGLED,
+    "D: a PUBLISH whose topic is invalid UTF-8": publish_packet(b"house/" + INVALID, b"pad" + SMUGGLED),
+    "E: a SUBSCRIBE whose first filter is invalid UTF-8": subscribe_smuggling(),
+    "F: a PUBLISH to a wildcard topic": publish_packet(b"house/#", SMUGGLED),
+}
+
+
+def raw_connection(handle: BrokerHandle) -> socket.socket:
+    sock = socket.create_connection((handle.host, handle.port), TIMEOUT)
+    sock.settimeout(TIMEOUT)  # a guard only: every test below waits for an answer or the close, never for silence
+    return sock
+
+
+def answer_then_close(sock: socket.socket) -> bytes:
+    """Everything the broker sends until it closes the connection (the close is the event waited on)."""
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def watchers(classroom: Classroom, people: Any) -> tuple[TestClient, TestClient]:
+    """bob's client on '#' and the teacher's on 'learners/#': where a smuggled packet would show."""
+    bob = people(classroom.learners["bob"], "diary-reader")
+    bob.subscribe("#")
+    teacher = teacher_of(classroom, people)
+    teacher.subscribe("learners/#")
+    return bob, teacher
+
+
+def assert_nothing_escaped(classroom: Classroom, people: Any, watchers: tuple[TestClient, TestClient]) -> None:
+    bob, teacher = watchers
+    bob.sync()
+    teacher.sync()
+    assert bob.received() == [], "alice's smuggled packet reached bob"
+    outside = [t for t, _ in teacher.received() if not t.startswith("learners/alice/") and "/sync/" not in t]
+    assert outside == [], "alice's packet landed outside her namespace"
+    later = people(classroom.learners["bob"], "later")
+    later.subscribe("#")
+    later.sync()
+    assert later.received() == [], "a smuggled retained message is in bob's namespace"
+    assert not bob.dropped.is_set()
+
+
+@pytest.mark.parametrize("vector", VECTORS)
+def test_smuggling_vectors_close_the_connection_and_reach_nobody(
+    classroom: Classroom, people: Any, watchers: tuple[TestClient, TestClient], vector: str
+) -> None:
+    with raw_connection(classroom.learners["alice"]) as sock:
+        sock.sendall(connect_packet(b"smuggler"))
+        assert sock.recv(4) == b"\x20\x02\x00\x00"
+        sock.sendall(VECTORS[vector])
+        assert answer_then_close(sock) == b"", f"{vector}: the connection stayed open"
+    assert_nothing_escaped(classroom, people, watchers)
+
+
+def test_smuggling_vector_c_a_connect_with_bytes_after_its_last_field(
+    classroom: Classroom, people: Any, watchers: tuple[TestClient, TestClient]
+) -> None:
+    with raw_connection(classroom.learners["alice"]) as sock:
+        sock.sendall(connect_packet(b"smuggler", tail=SMUGGLED))
+        assert answer_then_close(sock) == b"", "a CONNECT with trailing bytes was answered"
+    assert_nothing_escaped(classroom, people, watchers)
+
+
+def test_a_wrong_password_kicks_nobody_and_keeps_the_session(classroom: Classroom, people: Any) -> None:
+    """Vector 2: a refused CONNECT with a learner's real client id on the teacher's port."""
+    victim = people(classroom.learners["bob"], "victim1", clean_session=False)
+    victim.subscribe("house/#")
+    victim.close()  # an offline persistent session, with a message queued while away
+    teacher = teacher_of(classroom, people)
+    teacher.publish("learners/bob/house/queued", "kept")
+    live = people(classroom.learners["bob"], "victim2")
+    login = string(b"teacher") + string(b"wrong")
+    for client_id in (b"learners/bob/victim1", b"learners/bob/victim2"):
+        with raw_connection(classroom.teacher) as sock:
+            sock.sendall(connect_packet(client_id, flags=0xC0, extra=login))  # clean_session=0
+            # [MQTT-3.2.2-4] a refusal says session-present 0; code 5, then the close
+            assert answer_then_close(sock) == b"\x20\x02\x00\x05"
+    live.sync()
+    assert not live.dropped.is_set(), "a refused CONNECT kicked bob's live client"
+    again = people(classroom.learners["bob"], "victim1", clean_session=False)
+    assert again.session_present
+    assert [(m.topic, m.payload) for m in again.inbox.wait(1, timeout=TIMEOUT)] == [("house/queued", b"kept")]
+    again.close()
+    people(classroom.learners["bob"], "victim1", clean_session=True)  # end the persistent session
+
+
+@pytest.mark.parametrize(
+    ("case", "first", "then"),
+    [
+        ("an empty will topic", connect_packet(b"w", flags=0x06, extra=string(b"") + string(b"gone")), b""),
+        ("a will topic with a wildcard", connect_packet(b"w", flags=0x06, extra=string(b"a/+") + string(b"x")), b""),
+        ("will QoS 3", connect_packet(b"w", flags=0x1E, extra=string(b"a") + string(b"x")), b""),
+        ("invalid UTF-8 in the client id", connect_packet(b"\xff\xfe"), b""),
+        ("U+0000 in the client id", connect_packet(b"a\x00b"), b""),
+        ("PUBLISH before CONNECT", publish_packet(b"house/x", b"early"), b""),
+        ("PINGREQ before CONNECT", b"\xc0\x00", b""),
+        ("an empty SUBSCRIBE filter", connect_packet(b"s"), b"\x82\x05\x00\x01\x00\x00\x00"),
+        ("a SUBSCRIBE without filters", connect_packet(b"s"), b"\x82\x02\x00\x01"),
+        ("SUBSCRIBE flags 0000", connect_packet(b"s"), b"\x80\x06\x00\x01" + string(b"a") + b"\x00"),
+        ("requested QoS 3", connect_packet(b"s"), b"\x82\x06\x00\x01" + string(b"a") + b"\x03"),
+        ("a PUBLISH with QoS 3", connect_packet(b"s"), publish_packet(b"a", b"x", first=0x36)),
+        ("an empty topic", connect_packet(b"s"), publish_packet(b"", b"x")),
+        ("a CONNACK from a client", connect_packet(b"s"), b"\x20\x02\x00\x00"),
+        ("a second CONNECT", connect_packet(b"s"), connect_packet(b"s")),
+    ],
+)
+def test_invalid_packets_are_refused_with_a_close(
+    classroom: Classroom, people: Any, watchers: tuple[TestClient, TestClient], case: str, first: bytes, then: bytes
+) -> None:
+    with raw_connection(classroom.learners["alice"]) as sock:
+        sock.sendall(first)
+        if then:
+            assert sock.recv(4) == b"\x20\x02\x00\x00"
+            sock.sendall(then)
+        assert answer_then_close(sock) == b"", f"{case}: not closed at once"
+    assert_nothing_escaped(classroom, people, watchers)
+
+
+def test_names_too_long_once_prefixed_are_refused_not_crashed(classroom: Classroom, people: Any) -> None:
+    with raw_connection(classroom.learners["alice"]) as sock:
+        sock.sendall(connect_packet(b"x" * 65_530))  # a valid id, over 65,535 bytes with learners/alice/
+        assert answer_then_close(sock) == b"\x20\x02\x00\x02"  # CONNACK 2: identifier rejected
+    with raw_connection(classroom.learners["alice"]) as sock:
+        sock.sendall(connect_packet(b"long"))
+        assert sock.recv(4) == b"\x20\x02\x00\x00"
+        sock.sendall(publish_packet(b"y" * 65_530, b"too long inside"))
+        assert answer_then_close(sock) == b""
+    people(classroom.learners["alice"], "after").sync()
+
+
+def test_the_teacher_cannot_publish_a_learners_empty_topic(classroom: Classroom, people: Any) -> None:
+    alice = people(classroom.learners["alice"], "P1")
+    alice.subscribe("#")
+    teacher = teacher_of(classroom, people)
+    teacher.paho.publish("learners/alice/", "to nobody", qos=0)
+    wait_for(teacher.dropped, TIMEOUT, what="the teacher's connection to close")
+    alice.sync()
+    assert alice.received() == []
+    assert not alice.dropped.is_set()
+
+
+def test_presence_lists_a_generated_id_for_an_empty_one(classroom: Classroom, people: Any) -> None:
+    people(classroom.learners["alice"], "")
+    (listed,) = classroom.connected()["alice"]
+    assert listed.startswith("auto-")
+    assert len(listed) > 5
+
+
+def test_a_silent_connection_is_closed_at_the_connect_timeout(people: Any) -> None:
+    with start_classroom("alice", limits=Limits(connect_timeout=0.3)) as room:
+        for opening in (b"", b"\x10", b"\x10\x0d\x00\x04MQ"):  # nothing, a first byte, half a CONNECT
+            with raw_connection(room.learners["alice"]) as sock:
+                sock.sendall(opening)
+                assert answer_then_close(sock) == b""
+        people(room.learners["alice"], "still served").sync()
+
+
+def test_a_packet_over_the_maximum_size_is_refused_before_it_is_read(people: Any) -> None:
+    with start_classroom("alice", limits=Limits(max_packet_size=1000)) as room:
+        with raw_connection(room.learners["alice"]) as sock:
+            sock.sendall(connect_packet(b"big"))
+            assert sock.recv(4) == b"\x20\x02\x00\x00"
+            sock.sendall(b"\x30\xff\xff\xff\x7f")  # announces 256 MB and sends none of it
+            assert answer_then_close(sock) == b""
+        alice = people(room.learners["alice"], "small")
+        alice.subscribe("house/#")
+        alice.publish("house/x", b"x" * 900)
+        assert len(alice.inbox.wait(1, timeout=TIMEOUT)[0].payload) == 900
+
+
+def test_a_learner_port_caps_its_connections(people: Any) -> None:
+    with start_classroom("alice,bob", limits=Limits(max_connections=3)) as room:
+        held = [raw_connection(room.learners["alice"]) for _ in range(3)]
+        try:
+            for sock in held:
+                sock.sendall(connect_packet(uuid.uuid4().hex.encode()))
+                assert sock.recv(4) == b"\x20\x02\x00\x00"
+            with raw_connection(room.learners["alice"]) as extra:
+                assert answer_then_close(extra) == b"", "a fourth connection was kept"
+            people(room.learners["bob"], "bob is not locked out").sync()
+        finally:
+            for sock in held:
+                sock.close()

@@ -90,7 +90,6 @@ def start(programs: list[Program], script: str, broker: BrokerHandle, *args: obj
     return program
 
 
-@pytest.mark.mosquitto
 def test_count_stops_both_programs(broker: BrokerHandle, programs: list[Program]) -> None:
     dashboard = start(programs, "dashboard.py", broker, "--count", 3)
     dashboard.expect("subscribed")
@@ -106,7 +105,6 @@ def test_count_stops_both_programs(broker: BrokerHandle, programs: list[Program]
     assert sensor.lines[-1] == "s-count: offline"
 
 
-@pytest.mark.mosquitto
 def test_killed_sensor_shows_up_offline(broker: BrokerHandle, programs: list[Program]) -> None:
     dashboard = start(programs, "dashboard.py", broker)
     dashboard.expect("subscribed")
@@ -119,7 +117,6 @@ def test_killed_sensor_shows_up_offline(broker: BrokerHandle, programs: list[Pro
     assert late.expect("s-kill:") == "s-kill: offline (retained)"
 
 
-@pytest.mark.mosquitto
 def test_ctrl_c_stops_the_dashboard_cleanly(broker: BrokerHandle, programs: list[Program]) -> None:
     dashboard = start(programs, "dashboard.py", broker)
     dashboard.expect("subscribed")
@@ -129,7 +126,6 @@ def test_ctrl_c_stops_the_dashboard_cleanly(broker: BrokerHandle, programs: list
     assert dashboard.lines[-1] == "dashboard: stopped"
 
 
-@pytest.mark.mosquitto
 def test_ctrl_c_stops_the_sensor_with_a_goodbye(broker: BrokerHandle, programs: list[Program]) -> None:
     dashboard = start(programs, "dashboard.py", broker)
     dashboard.expect("subscribed")

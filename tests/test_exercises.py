@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from scripts.run_notebooks import kernel_manager
 from tests.helpers import require
 from tests.nb_requirements import declared_requirements
 
@@ -59,7 +61,8 @@ class Exercise:
 
 
 def read(path: Path) -> nbformat.NotebookNode:
-    return nbformat.read(path, as_version=4)
+    notebook: nbformat.NotebookNode = nbformat.read(path, as_version=4)
+    return notebook
 
 
 def tags(cell: nbformat.NotebookNode) -> list[str]:
@@ -102,7 +105,7 @@ def all_cases() -> list[Any]:
     params = []
     for exercise in ALL_EXERCISES:
         declared = declared_cases(exercise)
-        kinds = [("empty", "empty", None), ("official", "official", None)]
+        kinds: list[tuple[str, str, str | None]] = [("empty", "empty", None), ("official", "official", None)]
         kinds += [("wrong", label, source) for label, source in declared.get("wrong", {}).items()]
         kinds += [("right", label, source) for label, source in declared.get("right", {}).items()]
         for broker in BROKERS:
@@ -173,25 +176,27 @@ def execute(exercise: Exercise, answer: str, rerun: bool) -> list[Ran]:
     copies = [{key: value for key, value in cell.items() if key != "id"} for _, _, cell in steps]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in copies])
     notebook.metadata = read(exercise.path).metadata
-    client = NotebookClient(
-        notebook,
-        timeout=CELL_TIMEOUT,
-        kernel_name="python3",
-        allow_errors=True,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
-    )
     ran = []
-    with client.setup_kernel():
-        for position, (role, index, _) in enumerate(steps):
-            cell = notebook.cells[position]
-            started = time.perf_counter()
-            client.execute_cell(cell, position)
-            seconds = time.perf_counter() - started
-            stdout = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
-            errors = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
-            ran.append(Ran(role, index, stdout, errors, seconds))
-            if role == "prefix" and errors and "raises-exception" not in tags(cell):
-                raise AssertionError(f"{exercise.path.name} cell {index} failed before the exercise: {errors}")
+    with tempfile.TemporaryDirectory(prefix="mqtt-study-kernel-") as folder:
+        client = NotebookClient(
+            notebook,
+            km=kernel_manager(folder),
+            timeout=CELL_TIMEOUT,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": str(NOTEBOOKS)}},
+        )
+        with client.setup_kernel():
+            for position, (role, index, _) in enumerate(steps):
+                cell = notebook.cells[position]
+                started = time.perf_counter()
+                client.execute_cell(cell, position)
+                seconds = time.perf_counter() - started
+                stdout = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+                errors = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
+                ran.append(Ran(role, index, stdout, errors, seconds))
+                if role == "prefix" and errors and "raises-exception" not in tags(cell):
+                    raise AssertionError(f"{exercise.path.name} cell {index} failed before the exercise: {errors}")
     return ran
 
 

@@ -1,4 +1,4 @@
-"""unique_client_id: the notes' four schemes, reproducible on demand, accepted by both brokers."""
+"""unique_client_id: the notes' four schemes, reproducible on demand, made of what brokers accept."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-import mqtt_helpers
-from mqtt_helpers import close_client, connect_client, subscribe, unique_client_id
+from mqtt_helpers import unique_client_id
 from mqtt_helpers.ids import SCHEMES, Scheme
 
 
@@ -38,17 +37,14 @@ def test_random_ids_differ() -> None:
 @pytest.mark.parametrize("bad", [{"prefix": ""}, {"scheme": "uuid"}, {"scheme": "serial", "serial": ""}])
 def test_bad_arguments_say_what_to_do(bad: dict[str, str]) -> None:
     args: dict[str, Any] = {"prefix": "Myclient", **bad}
-    with pytest.raises(ValueError, match="prefix|scheme|serial"):
+    with pytest.raises(ValueError, match=r"prefix|scheme|serial"):
         unique_client_id(**args)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_brokers_accept_every_scheme(broker: mqtt_helpers.BrokerHandle, scheme: Scheme) -> None:
-    inbox = mqtt_helpers.Inbox()
-    client = connect_client(broker, unique_client_id("Myclient", scheme), inbox=inbox)
-    try:
-        subscribe(client, "ids/test", qos=1)
-        client.publish("ids/test", scheme, qos=1).wait_for_publish(5)
-        assert inbox.wait(1)[0].payload.decode() == scheme
-    finally:
-        close_client(client)
+def test_every_scheme_uses_only_letters_digits_and_dashes(scheme: Scheme) -> None:
+    """What a broker must accept is 1-23 letters and digits [MQTT-3.1.3-5]; beyond that, only the dash (and the
+    length) that the module docstring says common brokers accept. Notebook 01 connects with these ids on both
+    brokers under nbval: that, not a broker start per scheme here, shows the brokers accept them."""
+    client_id = unique_client_id("Myclient", scheme, serial="0042", rng=random.Random(3), clock=lambda: 1.7e9)
+    assert re.fullmatch(r"Myclient-[0-9A-Za-z-]+", client_id), client_id

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -14,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.driver import lab_command
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,16 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_jupyterlab_serves_the_series(tmp_path: Path) -> None:
     # The Makefile's own `make lab` command (printed by make -n, with this interpreter's environment and
     # without re-running setup), plus what a test needs: no browser, a free port, a known token.
-    venv = Path(sys.executable).parent.parent
-    printed = subprocess.run(
-        ["make", "-s", "-n", "lab", "-o", "setup", f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    words = shlex.split(printed.strip().splitlines()[-1])
-    # Leading NAME=value words are the environment the Makefile sets (the project's JupyterLab settings).
-    settings = dict(w.split("=", 1) for w in itertools.takewhile(lambda w: re.match(r"[A-Z_]+=", w), words))
-    command = words[len(settings) :]
-    assert "jupyter-config" in settings.get("JUPYTER_CONFIG_PATH", ""), printed
-    assert command[:2] == [str(venv / "bin" / "jupyter"), "lab"], printed
+    venv = Path(sys.prefix)
+    settings, command = lab_command(ROOT, venv)
+    assert "jupyter-config" in settings.get("JUPYTER_CONFIG_PATH", ""), settings
+    assert command[:2] == [str(venv / "bin" / "jupyter"), "lab"], command
     command += [
         "--no-browser",
         "--allow-root",
@@ -45,7 +39,8 @@ def test_jupyterlab_serves_the_series(tmp_path: Path) -> None:
         base = wait_for_url(tmp_path / "lab.log", server)
         listing = json.load(urllib.request.urlopen(f"{base}api/contents/notebooks?token=study", timeout=10))
         names = sorted(item["name"] for item in listing["content"])
-        assert "00-getting-started.ipynb" in names and "solutions" in names
+        assert "00-getting-started.ipynb" in names
+        assert "solutions" in names
         assert len([n for n in names if re.match(r"\d\d-.*\.ipynb$", n)]) >= 8
         page = urllib.request.urlopen(f"{base}lab/tree/notebooks/00-getting-started.ipynb?token=study", timeout=10)
         assert page.status == 200

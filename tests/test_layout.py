@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "mqtt_helpers"
-LEARNER_BUDGET = 900  # lines a learner may read in one sitting
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "mqtt_helpers"
+# Lines a learner may read in one sitting, counted as ruff formats them. It was 900 until issue 19; the same modules
+# then measured 922 once their `fmt: skip` blocks were formatted. With paho's types in the callback signatures,
+# subscribe()'s table of pending SUBACKs and two-part docstrings unfolded they measure 965 (issue 19): raised to 970.
+LEARNER_BUDGET = 970
 
 
 def module_name(path: Path) -> str:
@@ -89,10 +93,44 @@ def test_each_module_imports_on_its_own_in_a_fresh_interpreter() -> None:
         assert result.returncode == 0, f"import {name} failed: {result.stderr[-600:]}"
 
 
+def learner_modules() -> list[Path]:
+    """What lessons import: the public top-level modules, but not a teacher's (``classroom*``: the classroom
+    broker, its command line and dashboard), which a learner never reads."""
+    public = [p for p in sorted(PACKAGE.glob("*.py")) if not p.name.startswith("_") or p.name == "__init__.py"]
+    return [p for p in public if not p.name.startswith("classroom")]
+
+
+def formatted(path: Path, text: str | None = None) -> str:
+    """``path`` (or ``text`` as if it were in ``path``) as ``ruff format`` writes it, with the project's settings;
+    nothing is written."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(path), "-"],
+        input=path.read_text() if text is None else text,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_no_formatter_escapes_in_the_package() -> None:
+    """A `fmt: skip`/`fmt: off` block would let the files differ from what the budget measures."""
+    for path in PACKAGE.rglob("*.py"):
+        assert "fmt: " not in path.read_text(), f"{path.relative_to(ROOT)} switches the formatter off"
+
+
+def test_formatting_is_measured_not_assumed() -> None:
+    """The budget counts formatted text: a line packed past the formatter's taste is unpacked first."""
+    packed = 'names = [\n    "a", "b",\n]\n'
+    assert formatted(PACKAGE / "probe.py", packed) == 'names = [\n    "a",\n    "b",\n]\n'
+
+
 def test_learner_facing_modules_fit_the_reading_budget_and_say_their_idea() -> None:
-    learner = [p for p in sorted(PACKAGE.glob("*.py")) if not p.name.startswith("_") or p.name == "__init__.py"]
-    lines = {p.name: len(p.read_text().splitlines()) for p in learner}
-    assert sum(lines.values()) <= LEARNER_BUDGET, f"{sum(lines.values())} lines: {lines}"
+    learner = learner_modules()
+    assert {p.name for p in learner} >= {"__init__.py", "client.py", "waiting.py", "broker.py"}
+    lines = {p.name: len(formatted(p).splitlines()) for p in learner}
+    assert sum(lines.values()) <= LEARNER_BUDGET, f"{sum(lines.values())} formatted lines: {lines}"
     for path in learner:
         assert ast.get_docstring(ast.parse(path.read_text())), f"{path.name} opens with no docstring"
 

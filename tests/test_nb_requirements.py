@@ -9,7 +9,7 @@ import pytest
 
 from mqtt_helpers import BrokerStartError
 from tests import nb_requirements
-from tests.nb_requirements import decide, declared_requirements, missing_requirements
+from tests.nb_requirements import declared_requirements, missing_requirements, unavailable
 
 HINT = "the mosquitto broker is not installed: install it with `sudo apt-get install mosquitto`"
 
@@ -34,10 +34,13 @@ def test_missing_requirements_carry_the_checks_message() -> None:
     assert missing_requirements(["mosquitto"], {"mosquitto": lambda: "/usr/sbin/mosquitto"}) == []
 
 
-def test_decide_skips_locally_fails_in_ci_and_runs_when_nothing_is_missing() -> None:
-    assert decide([], ci=True) is None
-    assert decide(["mosquitto: gone"], ci=False) == ("skip", "mosquitto: gone")
-    assert decide(["mosquitto: gone"], ci=True) == ("fail", "CI must run this notebook, but mosquitto: gone")
+@pytest.mark.parametrize(("ci", "outcome"), [("", pytest.skip.Exception), ("true", pytest.fail.Exception)])
+def test_unavailable_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type) -> None:
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome) as caught:
+        unavailable("mosquitto: gone", must="run this notebook")
+    expected = "CI must run this notebook, but mosquitto: gone" if ci else "mosquitto: gone"
+    assert str(caught.value) == expected
 
 
 def write_notebook(folder: Path, requires: list[str]) -> Path:

@@ -1,4 +1,5 @@
-"""The lessons' shape (DEVELOPERS.md): short code cells, a bounded core path, the fixed sections, real exercises.
+"""The lessons' shape, as the project's standards for lessons set it: short code cells, a bounded core path, the
+fixed sections (H1, "You will learn", "Key points", "Next"), real exercises.
 
 Line counts are taken after `ruff format` (which `make lint` enforces), so two blank lines between top-level
 definitions count too.
@@ -12,8 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+from mqtt_helpers._series import NOTEBOOKS, lessons
+
+LESSONS = lessons()
 MAX_CELL_LINES = 15
 MAX_CORE_CELLS = 55
 # The core path ends where the optional part starts: a "Going further" or "Play" heading.
@@ -25,7 +27,8 @@ def lines(source: str) -> int:
 
 
 def read(path: Path) -> nbformat.NotebookNode:
-    return nbformat.read(path, as_version=4)
+    notebook: nbformat.NotebookNode = nbformat.read(path, as_version=4)
+    return notebook
 
 
 def markdown(notebook: nbformat.NotebookNode) -> str:
@@ -66,7 +69,8 @@ def test_core_path_is_bounded(path: Path) -> None:
 def test_fixed_sections(path: Path) -> None:
     notebook = read(path)
     first = notebook.cells[0]
-    assert first.cell_type == "markdown" and first.source.startswith("# "), f"{path.name}: must open with an H1"
+    assert first.cell_type == "markdown", f"{path.name}: must open with an H1"
+    assert first.source.startswith("# "), f"{path.name}: must open with an H1"
     text = markdown(notebook)
     assert "You will learn" in text, f"{path.name}: no 'You will learn' list"
     for heading in ("Key points", "Next"):

@@ -20,7 +20,7 @@ PARENT = """
 import os
 import mqtt_helpers
 broker = mqtt_helpers.start_broker("mosquitto")
-print(broker._process.pid, flush=True)
+print(broker.process.pid, flush=True)
 os._exit(0)
 """
 

@@ -10,7 +10,6 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from mqtt_helpers import BrokerHandle, Inbox, WaitTimeout, subscribe
-from mqtt_helpers._paho_log import Direction
 from mqtt_helpers.client import set_nodelay
 from mqtt_helpers.drawing import draw_sequence
 from mqtt_helpers.tracing import (
@@ -21,9 +20,8 @@ from mqtt_helpers.tracing import (
     parse_log_line,
     render_text,
 )
+from scripts.make_diagrams import TOPIC, trace_flow
 from tests.helpers import new_client
-
-TOPIC = "house/bulb1"
 
 # --- parsing paho's log lines -----------------------------------------------------
 
@@ -58,12 +56,14 @@ def test_parse_received_publish_with_dup() -> None:
 )
 def test_parse_publish_variants(line: str) -> None:
     event = parse_log_line("c", line)
-    assert event is not None and (event.packet, event.qos, event.retain, event.topic) == ("PUBLISH", 0, True, TOPIC)
+    assert event is not None
+    assert (event.packet, event.qos, event.retain, event.topic) == ("PUBLISH", 0, True, TOPIC)
 
 
 def test_qos0_publish_shows_no_mid() -> None:
     event = parse_log_line("p", "Sending PUBLISH (d0, q0, r0, m1), 'b'a/b'', ... (1 bytes)")
-    assert event is not None and event.label(mids=True) == "PUBLISH (qos=0)"
+    assert event is not None
+    assert event.label(mids=True) == "PUBLISH (qos=0)"
 
 
 @pytest.mark.parametrize(
@@ -87,12 +87,14 @@ def test_qos0_publish_shows_no_mid() -> None:
 )
 def test_parse_control_packets(line: str, direction: str, packet: str, mid: int | None) -> None:
     event = parse_log_line("c", line)
-    assert event is not None and (event.direction, event.packet, event.mid) == (direction, packet, mid)
+    assert event is not None
+    assert (event.direction, event.packet, event.mid) == (direction, packet, mid)
 
 
 def test_parse_connack_session_present() -> None:
     event = parse_log_line("c", "Received CONNACK (1, 0)")
-    assert event is not None and event.session_present is True
+    assert event is not None
+    assert event.session_present is True
     assert event.line() == "broker -> c : CONNACK (session_present=1)"
 
 
@@ -196,7 +198,7 @@ def test_broker_is_not_a_client_name() -> None:
 def test_wait_for_times_out_with_what_was_recorded() -> None:
     tracer = PacketTracer()
     tracer.record("publisher", "Sending PINGREQ")
-    with pytest.raises(WaitTimeout, match="PINGRESP received by publisher.*PINGREQ"):
+    with pytest.raises(WaitTimeout, match=r"PINGRESP received by publisher.*PINGREQ"):
         tracer.wait_for("PINGRESP", "publisher", direction="received", timeout=0.05)
 
 
@@ -226,32 +228,19 @@ def side(tracer: PacketTracer, name: str) -> list[tuple[str, str, int | None]]:
     return [(e.direction, e.packet, e.qos) for e in tracer.events if e.client == name]
 
 
-LAST_PACKET: dict[int, tuple[str, Direction]] = {
-    0: ("PUBLISH", "received"),
-    1: ("PUBACK", "sent"),
-    2: ("PUBCOMP", "sent"),
-}
-
-
-def publish_traced(tracer: PacketTracer, publisher: mqtt.Client, inbox: Inbox, qos: int) -> None:
-    tracer.clear()
-    info = publisher.publish(TOPIC, "ON", qos)
-    info.wait_for_publish(5)
-    inbox.wait(1)
-    packet, direction = LAST_PACKET[qos]
-    tracer.wait_for(packet, "subscriber", direction=direction)
-
-
 def test_connect_and_subscribe_are_traced(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox]) -> None:
     tracer = traced[0]
     assert [(d, p) for d, p, _ in side(tracer, "subscriber")] == [
-        ("sent", "CONNECT"), ("received", "CONNACK"), ("sent", "SUBSCRIBE"), ("received", "SUBACK"),
-    ]  # fmt: skip
+        ("sent", "CONNECT"),
+        ("received", "CONNACK"),
+        ("sent", "SUBSCRIBE"),
+        ("received", "SUBACK"),
+    ]
 
 
 def test_qos0_flow(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox]) -> None:
     tracer, publisher, _, inbox = traced
-    publish_traced(tracer, publisher, inbox, 0)
+    trace_flow(tracer, publisher, inbox, 0)
     assert side(tracer, "publisher") == [("sent", "PUBLISH", 0)]
     assert side(tracer, "subscriber") == [("received", "PUBLISH", 0)]
     assert (
@@ -262,7 +251,7 @@ def test_qos0_flow(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox])
 
 def test_qos1_flow(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox]) -> None:
     tracer, publisher, _, inbox = traced
-    publish_traced(tracer, publisher, inbox, 1)
+    trace_flow(tracer, publisher, inbox, 1)
     assert side(tracer, "publisher") == [("sent", "PUBLISH", 1), ("received", "PUBACK", None)]
     assert side(tracer, "subscriber") == [("received", "PUBLISH", 1), ("sent", "PUBACK", None)]
     assert render_text(tracer.canonical()) == QOS1_TEXT
@@ -270,13 +259,19 @@ def test_qos1_flow(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox])
 
 def test_qos2_flow(traced: tuple[PacketTracer, mqtt.Client, mqtt.Client, Inbox]) -> None:
     tracer, publisher, _, inbox = traced
-    publish_traced(tracer, publisher, inbox, 2)
+    trace_flow(tracer, publisher, inbox, 2)
     assert side(tracer, "publisher") == [
-        ("sent", "PUBLISH", 2), ("received", "PUBREC", None), ("sent", "PUBREL", None), ("received", "PUBCOMP", None),
-    ]  # fmt: skip
+        ("sent", "PUBLISH", 2),
+        ("received", "PUBREC", None),
+        ("sent", "PUBREL", None),
+        ("received", "PUBCOMP", None),
+    ]
     assert side(tracer, "subscriber") == [
-        ("received", "PUBLISH", 2), ("sent", "PUBREC", None), ("received", "PUBREL", None), ("sent", "PUBCOMP", None),
-    ]  # fmt: skip
+        ("received", "PUBLISH", 2),
+        ("sent", "PUBREC", None),
+        ("received", "PUBREL", None),
+        ("sent", "PUBCOMP", None),
+    ]
     assert render_text(tracer.canonical()).splitlines() == [
         "publisher -> broker : PUBLISH (qos=2)",
         "broker -> publisher : PUBREC",
@@ -298,15 +293,18 @@ def test_three_flows_in_a_row_render_flow_by_flow(traced: tuple[PacketTracer, mq
     tracer.wait_for("PUBCOMP", "subscriber", direction="sent")
     packets = [(e.source, e.packet, e.qos) for e in tracer.canonical()]
     assert packets[:4] == [
-        ("publisher", "PUBLISH", 0), ("broker", "PUBLISH", 0), ("publisher", "PUBLISH", 1), ("broker", "PUBACK", None),
-    ]  # fmt: skip
+        ("publisher", "PUBLISH", 0),
+        ("broker", "PUBLISH", 0),
+        ("publisher", "PUBLISH", 1),
+        ("broker", "PUBACK", None),
+    ]
     assert len(packets) == 2 + 4 + 8
 
 
 # --- drawing --------------------------------------------------------------------------
 
 
-def test_draw_sequence_has_one_arrow_and_label_per_event(tmp_path: Path) -> None:
+def test_draw_sequence_has_one_arrow_and_label_per_event() -> None:
     events = canonical_order(events_from(QOS1_LINES), ["publisher", "subscriber"])
     diagram = draw_sequence(events, "QoS 1")
     assert diagram.lanes == ["publisher", "broker", "subscriber"]
@@ -322,7 +320,8 @@ def test_save_writes_a_reproducible_png(tmp_path: Path) -> None:
     events = canonical_order(events_from(QOS1_LINES), ["publisher", "subscriber"])
     first = draw_sequence(events, "QoS 1").save(tmp_path / "a.png")
     second = draw_sequence(events, "QoS 1").save(tmp_path / "b.png")
-    assert first.read_bytes().startswith(b"\x89PNG") and first.stat().st_size > 1000
+    assert first.read_bytes().startswith(b"\x89PNG")
+    assert first.stat().st_size > 1000
     assert first.read_bytes() == second.read_bytes(), "the PNG is not reproducible"
 
 

@@ -29,10 +29,20 @@ def test_clicking_publish_reaches_the_monitor(pair: Pair) -> None:
     panel = PublishPanel(publisher, topic="house/kitchen/light", payload="DIM")
     panel.qos.value, panel.retain.value = 1, False
     panel.button.click()
-    assert panel.status.value.startswith("acknowledged: 'DIM' on house/kitchen/light")
+    assert panel.status.value.startswith("acknowledged: 'DIM' on house/kitchen/light (mid ")
     wait_for(lambda: monitor.messages, 5, what="the monitor's first row")
     assert [(m.topic, m.payload, m.qos) for m in monitor.messages] == [("house/kitchen/light", b"DIM", 1)]
     assert "<td>house/kitchen/light</td><td>DIM</td><td>1</td><td>0</td>" in monitor.table.value
+
+
+def test_a_publish_nobody_acknowledged_is_not_called_acknowledged(pair: Pair) -> None:
+    """With its network loop stopped the client sends the PUBLISH but never reads the PUBACK."""
+    publisher, _ = pair
+    publisher.loop_stop()
+    panel = PublishPanel(publisher, topic="a/b", payload="x", timeout=0.2)
+    panel.qos.value = 1
+    panel.button.click()
+    assert panel.status.value == ("not acknowledged within 0.2 s (is the client connected?): 'x' on a/b (mid 1, QoS 1)")
 
 
 def test_bad_topic_is_reported_in_the_panel_not_raised(pair: Pair) -> None:

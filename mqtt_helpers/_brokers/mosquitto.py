@@ -13,47 +13,47 @@ import getpass
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mqtt_helpers._brokers.certs import Certificates, make_certificates
+from mqtt_helpers._brokers.ports import accepts, bindable, free_port, in_use
 from mqtt_helpers.handle import LOOPBACK, START_TIMEOUT, BrokerHandle, BrokerOptions, BrokerStartError
 
 INSTALL_HINT = (
     "install it with `sudo apt-get install mosquitto` (Debian/Ubuntu), "
-    "`brew install mosquitto` (macOS) or `conda install -c conda-forge mosquitto` "
+    "`brew install mosquitto` (macOS), `conda install -c conda-forge mosquitto` or mosquitto.org's Windows installer "
     "(notebooks 00-10 also run on the embedded broker: MQTT_STUDY_BROKER=amqtt; notebook 11 needs Mosquitto)"
 )
 
 
+# Where installers put mosquitto off the PATH: Debian's sbin, /usr/local; on Windows, its installer's folder.
+INSTALLED = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"]
+if os.name == "nt":
+    INSTALLED.append(os.path.join(os.environ.get("PROGRAMFILES", r"C:\Program Files"), "mosquitto", "mosquitto.exe"))
+
+
 def mosquitto_binary() -> str:
     """Path of the mosquitto executable, or a BrokerStartError saying how to install it."""
-    found = shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None
-    )
+    found = shutil.which("mosquitto") or next((p for p in INSTALLED if os.access(p, os.X_OK)), None)
     if not found:
         raise BrokerStartError(f"the mosquitto broker is not installed: {INSTALL_HINT}")
     return found
 
 
+@dataclass(eq=False)
 class MosquittoBroker(BrokerHandle):
     """A mosquitto child process and the folder holding its config."""
 
-    _process: subprocess.Popen[Any]
-    _folder: Path
-    _stopped: bool = True
-
-    def adopt(self, process: subprocess.Popen[Any], folder: Path) -> None:
-        """Take charge of ``process``: ``stop()`` and interpreter exit will end it."""
-        self._process, self._folder, self._stopped = process, folder, False
-        _RUNNING.add(self)
+    process: subprocess.Popen[bytes] = field(kw_only=True, repr=False)
+    folder: Path = field(kw_only=True, repr=False)
+    _stopped: bool = field(default=False, init=False, repr=False)
 
     def stop(self) -> None:
         """End mosquitto (SIGTERM, then SIGKILL) and delete its folder; idempotent."""
@@ -61,16 +61,16 @@ class MosquittoBroker(BrokerHandle):
             return
         self._stopped = True
         _RUNNING.discard(self)
-        if self._process.poll() is None:
-            self._process.terminate()
+        if self.process.poll() is None:
+            self.process.terminate()
         try:
-            self._process.wait(timeout=START_TIMEOUT)
+            self.process.wait(timeout=START_TIMEOUT)
         except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=START_TIMEOUT)
-        shutil.rmtree(self._folder, ignore_errors=True)
+            self.process.kill()
+            self.process.wait(timeout=START_TIMEOUT)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
-    def __hash__(self) -> int:
+    def __hash__(self) -> int:  # by identity: _RUNNING holds each running broker once
         return id(self)
 
 
@@ -92,10 +92,7 @@ def start_mosquitto(options: BrokerOptions) -> MosquittoBroker:
             return _start_once(binary, options)
         except _PortTaken:
             if attempt == attempts - 1:
-                raise BrokerStartError(
-                    f"cannot start mosquitto on {LOOPBACK}:{options.port}: the address is already in use "
-                    "(another broker is running there; stop it, or pass port=0 for a free port)"
-                ) from None
+                raise in_use("mosquitto", f"{LOOPBACK}:{options.port}") from None
     raise AssertionError("unreachable")
 
 
@@ -104,7 +101,7 @@ class _PortTaken(Exception):
 
 
 def _start_once(binary: str, options: BrokerOptions) -> MosquittoBroker:
-    if options.port and not _bindable(LOOPBACK, options.port):
+    if options.port and not bindable(LOOPBACK, options.port):
         raise _PortTaken()
     folder = Path(tempfile.mkdtemp(prefix="mqtt-study-mosquitto-"))
     certs = make_certificates(folder) if options.tls else None
@@ -129,8 +126,10 @@ def _start_once(binary: str, options: BrokerOptions) -> MosquittoBroker:
         tls_port=tls_port,
         ws_port=ws_port,
         ca_file=certs.ca_file if certs else None,
+        process=process,
+        folder=folder,
     )
-    broker.adopt(process, folder)
+    _RUNNING.add(broker)
     try:
         _wait_until_listening(broker, folder / "mosquitto.log")
     except BaseException:
@@ -184,50 +183,23 @@ def _password_file(folder: Path, users: Mapping[str, str]) -> Path:
     return path
 
 
-def free_port(host: str) -> int:
-    """A port nobody listens on right now (mosquitto cannot report a port-0 bind)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-def _bindable(host: str, port: int) -> bool:
-    """Whether mosquitto could bind ``port``: someone else listening there would
-    otherwise answer our readiness probe in its place."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def _wait_until_listening(broker: MosquittoBroker, log: Path) -> None:
     """Return once every listener accepts TCP connections; fail fast if mosquitto exits."""
     ports = [p for p in (broker.port, broker.tls_port, broker.ws_port) if p]
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        if broker._process.poll() is not None:
+        if broker.process.poll() is not None:
             text = log.read_text(errors="replace")
             if "in use" in text:
                 raise _PortTaken()
             raise BrokerStartError(
-                f"mosquitto exited with code {broker._process.returncode} while starting on {broker.address}: "
+                f"mosquitto exited with code {broker.process.returncode} while starting on {broker.address}: "
                 f"{text.strip() or 'no message'}"
             )
-        if all(_accepts(broker.host, p) for p in ports):
+        if all(accepts(broker.host, p, timeout=0.2) for p in ports):
             return
         time.sleep(0.01)  # polling a socket that is not open yet; no MQTT event to wait on
     raise BrokerStartError(f"mosquitto did not listen on {broker.address} within {START_TIMEOUT:g} s")
-
-
-def _accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def _parent_death_signal() -> Callable[[], None] | None:

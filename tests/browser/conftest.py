@@ -6,21 +6,19 @@ under CI=true: a green CI run must mean the notebooks really ran in a browser.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
+from tests import nb_requirements
 from tests.browser.driver import Lab, chromium_path, launch_chromium
 
 
 def unavailable(reason: str) -> NoReturn:
     """Skip locally, fail under CI=true."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI must run the browser tests, but {reason}", pytrace=False)
-    pytest.skip(reason)
+    nb_requirements.unavailable(reason, must="run the browser tests")
 
 
 @pytest.fixture(scope="session")

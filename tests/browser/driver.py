@@ -7,12 +7,14 @@ through `executable_path`.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +23,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from mqtt_helpers._brokers.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = [
@@ -54,10 +58,11 @@ def copy_repository(dest: Path) -> Path:
     return dest
 
 
-def lab_command(repo: Path) -> str:
-    """The shell command `make lab` runs in ``repo``, with this interpreter's environment as the venv."""
+def lab_command(repo: Path = ROOT, venv: Path = Path(sys.prefix)) -> tuple[dict[str, str], list[str]]:
+    """The environment settings and the command `make lab` runs in ``repo`` (as `make -n` prints it, without the
+    set-up step), with ``venv`` (default: this interpreter's) as the virtual environment."""
     dry_run = subprocess.run(
-        ["make", "-s", "-n", "-C", str(repo), "lab", f"VENV={sys.prefix}"],
+        ["make", "-s", "-n", "-C", str(repo), "lab", "-o", "setup", f"VENV={venv}"],
         capture_output=True,
         text=True,
         check=True,
@@ -66,14 +71,10 @@ def lab_command(repo: Path) -> str:
     lines = [line for line in dry_run.stdout.splitlines() if " lab " in line and "jupyter" in line]
     if len(lines) != 1:
         raise RuntimeError(f"expected one `jupyter lab` line from `make -n lab`, got:\n{dry_run.stdout}")
-    return lines[0]
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (127.0.0.1)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    words = shlex.split(lines[0])
+    # Leading NAME=value words are the environment the Makefile sets (the project's JupyterLab settings).
+    settings = dict(word.split("=", 1) for word in itertools.takewhile(lambda w: re.match(r"[A-Z_]+=", w), words))
+    return settings, words[len(settings) :]
 
 
 class Lab:
@@ -95,14 +96,14 @@ class Lab:
             "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}",
         ]
-        command = f"{lab_command(self.repo)} {shlex.join(flags)}"
+        settings, command = lab_command(self.repo)
         env = {key: value for key, value in os.environ.items() if not key.startswith(("JUPYTER", "JPY_"))}
-        env.update(HOME=str(self.home), JUPYTER_RUNTIME_DIR=str(workdir / "runtime"))
+        env.update(settings, HOME=str(self.home), JUPYTER_RUNTIME_DIR=str(workdir / "runtime"))
         self.log_path = workdir / "lab.log"
         self._log = self.log_path.open("w")
-        # `exec env`: the shell becomes JupyterLab itself, so stopping (or Ctrl-C on the test run) reaches the server.
+        # JupyterLab is the child itself, so stopping (or Ctrl-C on the test run) reaches the server.
         self.process = subprocess.Popen(
-            ["bash", "-c", f"exec env {command}"], cwd=self.repo, env=env, stdout=self._log, stderr=subprocess.STDOUT
+            [*command, *flags], cwd=self.repo, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
         self._wait_until_up()
 
@@ -151,10 +152,9 @@ class Lab:
     def stop(self) -> None:
         """Shut down the kernels, then end the server."""
         if self.process.poll() is None:
-            try:
+            # the server is going away anyway; its own shutdown stops the kernels too
+            with contextlib.suppress(urllib.error.URLError, ConnectionError):
                 self.shutdown_kernels()
-            except (urllib.error.URLError, ConnectionError):
-                pass  # the server is going away anyway; its own shutdown stops the kernels too
             self.process.terminate()
             try:
                 self.process.wait(timeout=20)

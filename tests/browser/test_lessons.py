@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from mqtt_helpers._series import lessons
 from tests.browser.conftest import notebook_id
 from tests.browser.driver import ROOT, Lab, clear_and_run_all, open_notebook, save
 
-LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+LESSONS = lessons()
 NEWS_POPUP = "official Jupyter news"
 
 

@@ -10,12 +10,12 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from mqtt_helpers._series import NOTEBOOKS, lessons, solutions
 from tests.browser.conftest import notebook_id
 from tests.browser.driver import NOTEBOOK, ROOT, Lab, open_notebook, wait_for_kernel
 
-NOTEBOOKS = ROOT / "notebooks"
-LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
-SOLUTIONS = sorted((NOTEBOOKS / "solutions").glob("*.ipynb"))
+LESSONS = lessons()
+SOLUTIONS = solutions()
 MARKDOWN_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 
 

@@ -42,7 +42,8 @@ def without(missing: str, tmp_path: Path) -> dict[str, str]:
 @pytest.mark.parametrize("missing", ["chromium", "playwright"])
 def test_missing_requirement_skips_locally(tmp_path: Path, missing: str) -> None:
     result = run_browser_test(ci=False, **without(missing, tmp_path))
-    assert result.returncode == 0 and "1 skipped" in result.stdout, result.stdout[-2000:]
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "1 skipped" in result.stdout, result.stdout[-2000:]
     assert "is not installed" in result.stdout  # the reason, with what to install
 
 
@@ -50,5 +51,6 @@ def test_missing_requirement_skips_locally(tmp_path: Path, missing: str) -> None
 @pytest.mark.parametrize("missing", ["chromium", "playwright"])
 def test_missing_requirement_fails_under_ci(tmp_path: Path, missing: str) -> None:
     result = run_browser_test(ci=True, **without(missing, tmp_path))
-    assert result.returncode != 0 and "skipped" not in result.stdout, result.stdout[-2000:]
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert "skipped" not in result.stdout, result.stdout[-2000:]
     assert "CI must run the browser tests" in result.stdout
