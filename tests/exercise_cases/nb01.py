@@ -29,12 +29,12 @@ LOGIN = """def login_result(username, password):
 
 
 def login(
-    reason="str(reason_code)",
-    reconnect="reconnect_on_failure=False",
-    host="secure",
-    wait="done.wait(2)",
-    close="client.disconnect()\n    client.loop_stop()",
-):
+    reason: str = "str(reason_code)",
+    reconnect: str = "reconnect_on_failure=False",
+    host: str = "secure",
+    wait: str = "done.wait(2)",
+    close: str = "client.disconnect()\n    client.loop_stop()",
+) -> str:
     return (
         LOGIN.replace("REASON", reason)
         .replace("RECONNECT", reconnect)

@@ -14,7 +14,12 @@ CLOSE
 WAIT = 'mqtt_helpers.wait_for(lambda: {r.mid for r in sensor_receipts} <= sensor_confirmed, 5, what="five PUBACKs")'
 
 
-def sensor(payload="str(n)", qos="1", close="sensor.disconnect()\nsensor.loop_stop()", on_publish=True):
+def sensor(
+    payload: str = "str(n)",
+    qos: str = "1",
+    close: str = "sensor.disconnect()\nsensor.loop_stop()",
+    on_publish: bool = True,
+) -> str:
     source = SENSOR.replace("PAYLOAD", payload).replace("QOS", qos).replace("CLOSE", close)
     if not on_publish:  # waits on the receipts instead, and never fills sensor_confirmed
         source = source.replace(

@@ -23,7 +23,9 @@ thermostat.loop_start()
 """
 
 
-def thermostat(room='message.topic.split("/")[1]', value="float(message.payload)", temps='"house/+/temp"'):
+def thermostat(
+    room: str = 'message.topic.split("/")[1]', value: str = "float(message.payload)", temps: str = '"house/+/temp"'
+) -> str:
     return THERMOSTAT.replace("ROOM", room).replace("VALUE", value).replace("TEMPS", temps)
 
 
