@@ -48,6 +48,7 @@ import paho.mqtt.client as mqtt
 import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
+from mqtt_helpers._brokers.mosquitto import MosquittoBroker
 from mqtt_helpers.client import set_nodelay
 
 LESSON_IDS = ("P1", "bulb1", "switch")
@@ -192,8 +193,9 @@ def start_target(target: str, names: list[str]) -> Iterator[Running]:
         import mqtt_helpers
 
         handle = mqtt_helpers.start_broker("mosquitto")
+        assert isinstance(handle, MosquittoBroker)
         try:
-            yield Running(handle.host, dict.fromkeys(names, handle.port), handle._process.pid, True, handle.stop)  # type: ignore[attr-defined]
+            yield Running(handle.host, dict.fromkeys(names, handle.port), handle.process.pid, True, handle.stop)
         finally:
             handle.stop()
     else:

@@ -1,31 +1,48 @@
-"""A simulated sensor: publishes JSON readings at QoS 1 and a retained online/offline status.
+"""A simulated sensor: publishes timestamped JSON readings at QoS 1 and a retained online/offline status.
 
-    python examples/sensor.py --host localhost --port 1883 --id sensor-1 --count 5 --interval 1
+    python examples/sensor.py --host localhost --port 1883 --id kitchen --count 5 --interval 1 --queue 100
 
-Topics: sensors/<id>/reading (JSON) and sensors/<id>/status ("online"/"offline", retained).
+Topics: sensors/<id>/reading (JSON: id, n, temperature, time) and sensors/<id>/status ("online"/"offline", retained).
 If the program dies without saying goodbye, the broker publishes its will: "offline".
-Needs only paho-mqtt (pip install paho-mqtt) and the standard library.
+"published" means the broker acknowledged it (PUBACK). While the broker is away, readings wait in a bounded queue
+(--queue); when it is full, new readings are dropped, and the program says so. Needs only paho-mqtt and the stdlib.
 """
 
 import argparse
 import json
+import os
+import queue
 import random
 import signal
+import socket
 import sys
 import threading
 import time
 
 import paho.mqtt.client as mqtt
 
+# After a lost connection paho waits RECONNECT_MIN s, then doubles the wait after each failed attempt up to
+# RECONNECT_MAX. paho's default cap, 120 s, means a broker back after 25 s is found only by the attempt at 31 s.
+# A 5 s cap: at most 5 s blind after the broker returns, and still at most one attempt per 5 s per client.
+RECONNECT_MIN, RECONNECT_MAX = 1, 5
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Publish simulated sensor readings over MQTT.")
     parser.add_argument("--host", default="localhost", help="broker host (default: localhost)")
     parser.add_argument("--port", type=int, default=1883, help="broker port (default: 1883)")
-    parser.add_argument("--id", default="sensor-1", help="sensor id, also the MQTT client id (default: sensor-1)")
+    parser.add_argument("--id", help="sensor id, also the client id (default: HOSTNAME-PID, unique per process)")
     parser.add_argument("--count", type=int, help="stop after this many readings (default: run until Ctrl-C)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between readings (default: 1)")
-    return parser.parse_args()
+    parser.add_argument("--queue", type=int, default=100, help="readings kept while offline (default: 100)")
+    args = parser.parse_args()
+    # Two sensors on one machine must not share a client id: the broker would keep kicking one out.
+    args.id = args.id or f"{socket.gethostname().split('.')[0]}-{os.getpid()}"
+    if any(char in args.id for char in "+#/"):
+        parser.error(f"--id {args.id!r}: an id becomes a topic level, so it must not contain '+', '#' or '/'")
+    if args.interval < 0 or args.queue < 1 or (args.count is not None and args.count < 1):
+        parser.error("--interval must be 0 or more, --queue and --count 1 or more")
+    return args
 
 
 def main() -> int:
@@ -33,17 +50,31 @@ def main() -> int:
     sys.stdout.reconfigure(line_buffering=True)  # one line at a time, even into a pipe
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C works even if started in the background
     status = f"sensors/{args.id}/status"
-    connected = threading.Event()
+    settled = threading.Event()  # set by the first CONNACK, accepted or refused
+    refused = []  # the reason code of a refusal
+    acks: queue.Queue[int] = queue.Queue()  # mids acknowledged by the broker, for the main thread to report
 
     def on_connect(client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:  # e.g. "Not authorized": retrying will not help
+            refused.append(reason_code)
+            client.disconnect()  # stops paho's automatic reconnect
+        else:
+            if settled.is_set():
+                print(f"{args.id}: reconnected")
+            client.publish(status, "online", qos=1, retain=True)  # after every (re)connect
+        settled.set()
+
+    def on_disconnect(client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
-            print(f"{args.id}: the broker refused the connection: {reason_code}", file=sys.stderr)
-            return
-        client.publish(status, "online", qos=1, retain=True)  # after every (re)connect
-        connected.set()
+            print(f"{args.id}: connection lost ({reason_code}); retrying every {RECONNECT_MIN}-{RECONNECT_MAX} s")
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, args.id)
-    client.on_connect = on_connect
+    client.on_connect, client.on_disconnect = on_connect, on_disconnect
+    client.on_publish = lambda client, userdata, mid, reason_code, properties: acks.put(mid)
+    client.reconnect_delay_set(RECONNECT_MIN, RECONNECT_MAX)
+    # A bound on paho's queue (in memory only): without one, a long outage grows it without limit, and the
+    # reconnect sends it all at once, ignoring max_inflight_messages (paho issue #492).
+    client.max_queued_messages_set(args.queue)
     # Set before connect(): the broker publishes this if we vanish without a DISCONNECT.
     client.will_set(status, "offline", qos=1, retain=True)
     try:
@@ -51,29 +82,59 @@ def main() -> int:
     except OSError as exc:  # refused, unknown host, timed out
         print(f"{args.id}: cannot reach an MQTT broker at {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    client.loop_start()  # a network thread: the main thread only measures and publishes
+    client.loop_start()  # a network thread: the main thread only measures, publishes and reports
+    waiting = {}  # mid -> what it carries, until its PUBACK
+
+    def report_acks(seconds, until=None):
+        """Print what the broker acknowledges, for `seconds` or until mid `until` is (Ctrl-C interrupts it)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                mid = acks.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return
+            if mid in waiting:
+                print(f"{args.id}: published {waiting.pop(mid)}")
+            if mid == until:
+                return
+
     random_source = random.Random(args.id)  # seeded: the same id gives the same readings
     try:
-        if not connected.wait(10):
+        if not settled.wait(10):
             print(f"{args.id}: no CONNACK from {args.host}:{args.port} within 10 s", file=sys.stderr)
             return 1
         n = 0
-        while args.count is None or n < args.count:
+        while not refused and (args.count is None or n < args.count):
             n += 1
-            reading = {"id": args.id, "n": n, "temperature": round(random_source.uniform(18, 26), 1)}
-            client.publish(f"sensors/{args.id}/reading", json.dumps(reading), qos=1)
-            print(f"{args.id}: published reading {n}: {reading['temperature']} C")
-            if args.count is None or n < args.count:
-                time.sleep(args.interval)  # the sampling interval; Ctrl-C interrupts it
+            temperature = round(random_source.uniform(18, 26), 1)
+            reading = {"id": args.id, "n": n, "temperature": temperature, "time": round(time.time(), 3)}
+            info = client.publish(f"sensors/{args.id}/reading", json.dumps(reading), qos=1)
+            what = f"reading {n}: {temperature} C"
+            if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # paho refuses new messages, it keeps the old ones
+                print(f"{args.id}: dropped {what}: offline queue full ({args.queue} waiting)")
+            else:
+                waiting[info.mid] = what
+                if info.rc == mqtt.MQTT_ERR_NO_CONN:
+                    print(f"{args.id}: queued {what} (offline, {len(waiting)} waiting)")
+            report_acks(args.interval if args.count is None or n < args.count else 0)
     except KeyboardInterrupt:
         print(f"{args.id}: interrupted")
-    # A clean goodbye: say "offline" ourselves (a clean DISCONNECT means no will), wait until it is out.
-    goodbye = client.publish(status, "offline", qos=1, retain=True)
+    if refused:
+        print(f"{args.id}: the broker at {args.host}:{args.port} refused the connection: {refused[0]}", file=sys.stderr)
+        client.loop_stop()
+        return 1
+    # Say "offline" ourselves, and tell the truth about whether the broker got it.
+    goodbye, delivered = client.publish(status, "offline", qos=1, retain=True), False
     if goodbye.rc == mqtt.MQTT_ERR_SUCCESS:
-        goodbye.wait_for_publish(5)
-    client.disconnect()
-    client.loop_stop()
-    print(f"{args.id}: offline")
+        waiting[goodbye.mid] = "goodbye"  # the retained status "offline"
+        report_acks(5, until=goodbye.mid)
+        delivered = waiting.pop(goodbye.mid, None) is None
+    unsent = f" ({len(waiting)} readings never acknowledged)" if waiting else ""
+    if delivered:
+        client.disconnect()  # a clean DISCONNECT: the broker drops the will, our "offline" stands
+    client.loop_stop()  # without a DISCONNECT (no goodbye got through) the broker publishes the will instead
+    lost = "no goodbye acknowledged; the broker will publish our will"
+    print(f"{args.id}: {'offline' if delivered else lost}{unsent}")
     return 0
 
 

@@ -40,6 +40,7 @@ from mqtt_helpers._brokers.amqtt_fixes import (
     SubscriptionTree,
     _ConformantHandler,
 )
+from mqtt_helpers._brokers.mosquitto import MosquittoBroker
 from mqtt_helpers.broker import KINDS
 from mqtt_helpers.client import set_nodelay
 from tests.helpers import Received, require
@@ -907,9 +908,9 @@ bookkeeping fit many times over; unbounded queuing grew amqtt by ~137 MB (issue 
 
 def broker_process(broker: BrokerHandle) -> psutil.Process:
     """The process whose memory is the broker's: this one for the embedded amqtt, the child for Mosquitto."""
-    if broker.kind == "amqtt":
-        return psutil.Process(os.getpid())
-    return psutil.Process(broker._process.pid)  # type: ignore[attr-defined]  # MosquittoBroker's child
+    if isinstance(broker, MosquittoBroker):
+        return psutil.Process(broker.process.pid)
+    return psutil.Process(os.getpid())
 
 
 def never_reading_subscriber(broker: BrokerHandle, topic_filter: str, qos: int) -> RawConnection:

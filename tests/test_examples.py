@@ -1,27 +1,40 @@
 """examples/sensor.py and examples/dashboard.py run as real processes against each broker.
 
 Every wait is on a line the program prints (never a fixed sleep), with a deadline
-that names what was awaited.
+that names what was awaited. Each robustness promise of the examples' docstrings has a test:
+bad and poison retained messages, refusals, unique ids, stale readings, the bounded offline
+queue, PUBACK-confirmed "published", a truthful goodbye, and recovery from a broker restart.
 """
 
 from __future__ import annotations
 
 import ast
+import getpass
+import glob
+import json
 import queue
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mqtt_helpers import BrokerHandle
+from mqtt_helpers import BrokerHandle, Inbox, close_client, connect_client, start_broker, subscribe
+from mqtt_helpers._brokers.mosquitto import mosquitto_binary
+from mqtt_helpers._brokers.ports import free_port
+from tests.helpers import accepts, require
+from tests.nb_requirements import unavailable
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TIMEOUT = 10.0
+RECONNECT_MAX = 5  # the examples' reconnect_delay_set(1, 5)
 
 
 class Program:
@@ -90,6 +103,25 @@ def start(programs: list[Program], script: str, broker: BrokerHandle, *args: obj
     return program
 
 
+def publish(broker: BrokerHandle, topic: str, payloads: list[bytes | str], *, retain: bool = False) -> None:
+    """Publish each payload at QoS 1 from a throw-away client, waiting for each PUBACK."""
+    client = connect_client(broker, "examples-test-publisher")
+    try:
+        for payload in payloads:
+            client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(TIMEOUT)
+    finally:
+        close_client(client)
+
+
+def numbers(lines: list[str], what: str) -> set[int]:
+    """The reading numbers of the lines that contain ``what`` ("queued reading 4: 21.0 C ..." -> 4)."""
+    return {int(line.split("reading ")[1].split(":")[0]) for line in lines if what in line and "reading " in line}
+
+
+def reading(n: int, temperature: float, age: float = 0.0) -> str:
+    return json.dumps({"id": "t", "n": n, "temperature": temperature, "time": time.time() - age})
+
+
 def test_count_stops_both_programs(broker: BrokerHandle, programs: list[Program]) -> None:
     dashboard = start(programs, "dashboard.py", broker, "--count", 3)
     dashboard.expect("subscribed")
@@ -102,7 +134,14 @@ def test_count_stops_both_programs(broker: BrokerHandle, programs: list[Program]
         ["s-count", " reading 2"],
         ["s-count", " reading 3"],
     ]
-    assert sensor.lines[-1] == "s-count: offline"
+    # "published" only once the PUBACK came back: every reading, then the goodbye, each acknowledged
+    assert [line.split(":")[1] for line in sensor.lines] == [
+        " published reading 1",
+        " published reading 2",
+        " published reading 3",
+        " published goodbye",
+        " offline",
+    ]
 
 
 def test_killed_sensor_shows_up_offline(broker: BrokerHandle, programs: list[Program]) -> None:
@@ -115,6 +154,7 @@ def test_killed_sensor_shows_up_offline(broker: BrokerHandle, programs: list[Pro
     late = start(programs, "dashboard.py", broker)  # the will was retained: a newcomer sees it too
     late.expect("subscribed")
     assert late.expect("s-kill:") == "s-kill: offline (retained)"
+    publish(broker, "sensors/s-kill/status", [""], retain=True)
 
 
 def test_ctrl_c_stops_the_dashboard_cleanly(broker: BrokerHandle, programs: list[Program]) -> None:
@@ -133,7 +173,232 @@ def test_ctrl_c_stops_the_sensor_with_a_goodbye(broker: BrokerHandle, programs: 
     dashboard.expect("s-int: reading 1")
     sensor.process.send_signal(signal.SIGINT)
     assert sensor.finish() == (0, "")
+    assert sensor.lines[-2:] == ["s-int: published goodbye", "s-int: offline"]
     assert dashboard.expect("s-int: offline") == "s-int: offline"
+
+
+BAD = [  # (payload on sensors/x/reading, the start of the dashboard's one-line report)
+    (b"hello", "JSONDecodeError"),
+    (b'{"temperature": 20}', "KeyError: 'n'"),
+    (b"[1]", "ValueError: not a JSON object"),
+    (b'{"n": 1, "temperature": "hot", "time": 0}', "ValueError: temperature is not a number"),
+    (b'{"n": 1, "temperature": 20}', "KeyError: 'time'"),
+    (b"\xff", "UnicodeDecodeError"),
+]
+
+
+def test_bad_messages_are_reported_and_skipped(broker: BrokerHandle, programs: list[Program]) -> None:
+    publish(broker, "sensors/x/status", [b"\xff"], retain=True)  # a poison retained message, there at every start
+    for _ in range(2):  # ... so the dashboard must survive it at every start
+        dashboard = start(programs, "dashboard.py", broker, "--count", 1)
+        dashboard.expect("subscribed")
+        line = dashboard.expect("sensors/x/status")
+        assert line.startswith("dashboard: skipped retained sensors/x/status b'\\xff': UnicodeDecodeError"), line
+        publish(broker, "sensors/x/status", ["bogus"])
+        line = dashboard.expect("sensors/x/status")
+        assert line == "dashboard: skipped sensors/x/status b'bogus': ValueError: unknown status 'bogus'"
+        publish(broker, "sensors/x/reading", [payload for payload, _ in BAD] + [reading(7, 21.5)])
+        for payload, error in BAD:
+            line = dashboard.expect("skipped")
+            assert line.startswith(f"dashboard: skipped sensors/x/reading {payload[:40]!r}: {error}"), (
+                line
+            )  # at most 40 bytes shown
+        assert dashboard.expect("x: reading") == "x: reading 7: 21.5 C"  # and it still works
+        assert dashboard.finish() == (0, "")
+    publish(broker, "sensors/x/status", [""], retain=True)  # clears the poison
+
+
+def test_stale_readings_are_marked(broker: BrokerHandle, programs: list[Program]) -> None:
+    dashboard = start(programs, "dashboard.py", broker, "--count", 2, "--stale", 30)
+    dashboard.expect("subscribed")
+    publish(broker, "sensors/t/reading", [reading(1, 20.0, age=95), reading(2, 20.5, age=1)])
+    assert dashboard.expect("reading 1") == "t: reading 1: 20.0 C (stale: taken 95 s ago)"
+    assert dashboard.expect("reading 2") == "t: reading 2: 20.5 C"
+    assert dashboard.finish() == (0, "")
+
+
+def test_sensor_readings_carry_their_time(broker: BrokerHandle, programs: list[Program]) -> None:
+    inbox = Inbox()
+    client = connect_client(broker, "examples-test-reader", inbox=inbox)
+    try:
+        subscribe(client, "sensors/s-time/reading", qos=1)
+        before = time.time()
+        sensor = start(programs, "sensor.py", broker, "--id", "s-time", "--count", 1, "--interval", 0)
+        assert sensor.finish() == (0, "")
+        body = json.loads(inbox.wait(1)[0].payload)
+    finally:
+        close_client(client)
+    assert set(body) == {"id", "n", "temperature", "time"}
+    assert before <= body["time"] <= time.time()
+    publish(broker, "sensors/s-time/status", [""], retain=True)
+
+
+@pytest.mark.parametrize("script", ["sensor.py", "dashboard.py"])
+def test_refused_connection_exits_non_zero_once(broker_kind: str, script: str) -> None:
+    with start_broker(broker_kind, users={"alice": "s3cret"}) as private:  # anonymous access off
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / script), "--host", private.host, "--port", str(private.port)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr  # the broker's reason, once
+    assert f"the broker at {private.address} refused the connection: Not authorized" in result.stderr
+    assert "published" not in result.stdout
+    assert "subscribed" not in result.stdout
+
+
+def test_two_sensors_without_an_id_do_not_collide(broker: BrokerHandle, programs: list[Program]) -> None:
+    dashboard = start(programs, "dashboard.py", broker, "--count", 6)
+    dashboard.expect("subscribed")
+    sensors = [start(programs, "sensor.py", broker, "--count", 3, "--interval", 0.05) for _ in range(2)]
+    for sensor in sensors:
+        assert sensor.finish() == (0, "")
+        assert not [line for line in sensor.lines if "connection lost" in line or "reconnected" in line]
+    assert dashboard.finish() == (0, "")
+    ids = {line.split(":")[0] for line in dashboard.lines if ": reading" in line}
+    assert len(ids) == 2, dashboard.lines  # two ids, three readings each, nobody kicked out
+    assert ids == {sensor.lines[-1].split(":")[0] for sensor in sensors}
+    for sensor_id in ids:
+        publish(broker, f"sensors/{sensor_id}/status", [""], retain=True)
+
+
+def test_bad_options_are_a_usage_error() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "sensor.py"), "--id", "a/b"], capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert result.returncode == 2
+    assert "must not contain '+', '#' or '/'" in result.stderr
+
+
+def test_broker_restart_queue_and_recovery(broker_kind: str, programs: list[Program]) -> None:
+    broker = start_broker(broker_kind)
+    port = broker.port
+    try:
+        dashboard = start(programs, "dashboard.py", broker)
+        dashboard.expect("subscribed")
+        sensor = start(programs, "sensor.py", broker, "--id", "s-restart", "--interval", 0.1, "--queue", 3)
+        dashboard.expect("s-restart: reading 1")
+        broker.stop()
+        dashboard.expect("connection lost")
+        sensor.expect("connection lost")
+        first_queued = int(sensor.expect("queued reading").split("reading ")[1].split(":")[0])
+        full = sensor.expect("dropped reading")  # the queue holds 3 (with the one in flight, if any)
+        assert full.endswith("offline queue full (3 waiting)"), full
+        broker = start_broker(broker_kind, port=port)
+        restarted = time.monotonic()
+        sensor.expect("reconnected", timeout=RECONNECT_MAX + 5)
+        dashboard.expect("reconnected", timeout=RECONNECT_MAX + 5)
+        print(f"reconnected {time.monotonic() - restarted:.1f} s after the restart")
+        sensor.expect(f"published reading {first_queued}:")  # the queued readings go out after the reconnect
+        dashboard.expect("subscribed")
+        dashboard.expect("s-restart: reading")  # and the dashboard sees live readings again
+        sensor.process.send_signal(signal.SIGINT)
+        assert sensor.finish() == (0, "")
+        assert sensor.lines[-1] == "s-restart: offline"
+        # "published" only after the PUBACK: the queued readings after the reconnect, the dropped ones never
+        reconnect = sensor.lines.index("s-restart: reconnected")
+        queued, dropped = (numbers(sensor.lines, what) for what in ("queued reading", "dropped reading"))
+        before, after = numbers(sensor.lines[:reconnect], "published"), numbers(sensor.lines[reconnect:], "published")
+        assert queued
+        assert dropped
+        assert queued <= after
+        assert not queued & before
+        assert not dropped & (before | after)
+        dashboard.process.send_signal(signal.SIGINT)
+        assert dashboard.finish() == (0, "")
+        publish(broker, "sensors/s-restart/status", [""], retain=True)
+    finally:
+        broker.stop()
+
+
+def test_goodbye_is_reported_truthfully_when_the_broker_is_gone(broker_kind: str, programs: list[Program]) -> None:
+    broker = start_broker(broker_kind)
+    try:
+        sensor = start(programs, "sensor.py", broker, "--id", "s-gone", "--interval", 0.1)
+        sensor.expect("published reading 1")
+    finally:
+        broker.stop()
+    sensor.expect("connection lost")
+    sensor.process.send_signal(signal.SIGINT)
+    assert sensor.finish() == (0, "")
+    assert sensor.lines[-1].startswith("s-gone: no goodbye acknowledged; the broker will publish our will")
+
+
+# Mosquitto's acl_file never refuses a subscription (it only filters what is delivered: eclipse-mosquitto/mosquitto
+# issue #2042); its dynamic security plugin does, with SUBACK 0x80. Anonymous clients may use statuses only.
+DYNSEC = {
+    "defaultACLAccess": {
+        "publishClientSend": False,
+        "publishClientReceive": True,
+        "subscribe": False,
+        "unsubscribe": True,
+    },
+    "clients": [],
+    "groups": [{"groupname": "anonymous", "roles": [{"rolename": "status-only"}]}],
+    "roles": [
+        {
+            "rolename": "status-only",
+            "acls": [{"acltype": "subscribePattern", "topic": "sensors/+/status", "allow": True}],
+        }
+    ],
+    "anonymousGroup": "anonymous",
+}
+
+
+def dynsec_plugin() -> str:
+    """Where Mosquitto's dynamic security plugin is installed (it ships with Debian's mosquitto package)."""
+    for pattern in (
+        "/usr/lib/*/mosquitto_dynamic_security.so",
+        "/usr/lib/mosquitto_dynamic_security.so",
+        "/usr/local/lib/mosquitto_dynamic_security.so",
+        "/opt/homebrew/lib/mosquitto_dynamic_security.so",
+    ):
+        if found := sorted(glob.glob(pattern)):
+            return found[0]
+    unavailable(
+        "Mosquitto's dynamic security plugin (mosquitto_dynamic_security.so, in Debian's mosquitto package) is missing",
+        must="test the refused subscription",
+    )
+
+
+@pytest.fixture
+def mosquitto_with_acl() -> Iterator[BrokerHandle]:
+    """A Mosquitto whose access control refuses anonymous subscriptions to sensors/+/reading."""
+    require("mosquitto")
+    plugin = dynsec_plugin()
+    folder = Path(tempfile.mkdtemp(prefix="examples-acl-"))
+    port = free_port("127.0.0.1")
+    (folder / "dynsec.json").write_text(json.dumps(DYNSEC))
+    (folder / "mosquitto.conf").write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\nplugin {plugin}\n"
+        f"plugin_opt_config_file {folder / 'dynsec.json'}\n"
+    )
+    process = subprocess.Popen([mosquitto_binary(), "-c", str(folder / "mosquitto.conf")], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not accepts("127.0.0.1", port):  # a port that is not open yet: no MQTT event to wait on
+            assert process.poll() is None, "mosquitto with an ACL exited while starting"
+            assert time.monotonic() < deadline, "mosquitto with an ACL did not listen in time"
+            time.sleep(0.02)
+        yield BrokerHandle(kind="mosquitto", host="127.0.0.1", port=port)
+    finally:
+        process.terminate()
+        process.wait(TIMEOUT)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_refused_subscription_exits_non_zero(mosquitto_with_acl: BrokerHandle) -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "dashboard.py"), "--host", "127.0.0.1", "--port", str(mosquitto_with_acl.port)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""  # never claims "subscribed"
+    assert result.stderr == "dashboard: the broker refused the subscription to sensors/+/reading: Unspecified error\n"
 
 
 @pytest.mark.parametrize("script", ["sensor.py", "dashboard.py"])
@@ -165,4 +430,4 @@ def test_examples_stand_alone(script: str) -> None:
         str(node.module).split(".")[0] for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
     }
     assert imported - set(sys.stdlib_module_names) == {"paho"}
-    assert len(source.splitlines()) <= 85
+    assert len(source.splitlines()) <= 150  # small enough to read in one sitting

@@ -79,6 +79,11 @@ EXERCISES = [
                 "        client.publish('lab/acked', b'x' * 10, qos=qos).wait_for_publish(10)\n"
                 "    return time.perf_counter() - started"
             ),
+            "stops the clock after the last publish(), then waits for the handshakes": ACKED_RATE.format(
+                body="    messages = [client.publish('lab/acked', b'x' * 10, qos=qos) for _ in range(count)]\n"
+                "    rate = count / (time.perf_counter() - started)\n"
+                "    for message in messages:\n        message.wait_for_publish(10)\n    return rate"
+            ),
             "one message short": ACKED_RATE.format(
                 body="    for _ in range(1, count):\n"
                 "        client.publish('lab/acked', b'x' * 10, qos=qos).wait_for_publish(10)\n"
