@@ -32,6 +32,21 @@ def sensor(
     return source
 
 
+# The first lines of the exercise cell, which close the sensor of an earlier run and drain its readings
+PREAMBLE = """if isinstance(globals().get("sensor"), mqtt.Client):
+    mqtt_helpers.close_client(sensor)
+    watched.drain("sensors/temp")
+"""
+# A learner re-runs the cell seconds later: by then the first run's readings are at the watcher (nothing else is left
+# in its inbox at this point of the notebook)
+PAUSE = 'mqtt_helpers.wait_for(lambda: len(watched) >= 5, 5, what="the first run\'s readings at the watcher")\n'
+
+
+def two_runs(first: str, second: str) -> str:
+    """One cell that does what running the exercise cell twice does: first answer, a pause, then the second."""
+    return PREAMBLE + first + PAUSE + PREAMBLE + second
+
+
 EXERCISES = [
     {  # Exercise 1: bulb_status as JSON, QoS 1, receipt kept
         "wrong": {
@@ -48,6 +63,10 @@ EXERCISES = [
                 'other = mqtt_helpers.connect_client(broker, "other")\n'
                 'status_info = other.publish("house/bulb2/status", json.dumps(bulb_status), qos=1)\n'
                 "status_info.wait_for_publish(timeout=5)\n"
+            ),
+            "keeps the receipt of another publish": (
+                'client1.publish("house/bulb2/status", json.dumps(bulb_status), qos=1)\n'
+                'status_info = client1.publish("house/bulb1", "on", qos=1)\n'
             ),
             "a different status": (
                 'status_info = client1.publish("house/bulb2/status", json.dumps({**bulb_status, "state": "on"}), 1)\n'
@@ -68,8 +87,10 @@ EXERCISES = [
             "never disconnects or stops the loop": sensor(close="pass"),
             "waits on the receipts, no on_publish": sensor(on_publish=False),
             "readings as words": sensor(payload='["one", "two", "three", "four", "five"][n - 1]'),
+            "a right run, then a QoS 0 run (the check must judge the last run)": two_runs(sensor(), sensor(qos="0")),
         },
         "right": {
+            "a QoS 0 run left connected, then a right run": two_runs(sensor(qos="0", close="pass"), sensor()),
             "int payloads, an event set by a def on_publish": (
                 "sensor_confirmed, all_in = set(), threading.Event()\n\n\n"
                 "def sensor_on_publish(client, userdata, mid, reason_code, properties):\n"
