@@ -39,6 +39,9 @@ EXERCISES = [
             ),
             "the whole house/#": KITCHEN.replace("FILTER", '"house/#"'),
             "one level only: house/kitchen/+": KITCHEN.replace("FILTER", '"house/kitchen/+"'),
+            "two filters, one and two levels deep": KITCHEN.replace(
+                "FILTER", '[("house/kitchen/+", 0), ("house/kitchen/+/+", 0)]'
+            ),
             "a paho 1.x on_connect with four arguments": KITCHEN.replace("FILTER", '"house/kitchen/#"').replace(
                 "flags, reason_code, properties", "flags, rc"
             ),
@@ -69,11 +72,18 @@ EXERCISES = [
             "the whole topic instead of the room": thermostat(room="message.topic"),
             "temperatures from house/# (every message)": thermostat(temps='"house/#"'),
             "forgets the setpoints": thermostat().replace(', ("house/+/setpoint", 0)', ""),
+            "subscribes to house/#: follows deeper topics too": thermostat().replace(
+                '[("house/+/temp", 0), ("house/+/setpoint", 0)]', '"house/#"'
+            ),
+            "subscribes to # beside the two handlers": thermostat().replace(
+                '[("house/+/temp", 0), ("house/+/setpoint", 0)]', '"#"'
+            ),
         },
         "right": {
-            "subscribes to house/# in a def on_connect, room from the end": (
+            "two subscribe calls at QoS 1 in a def on_connect, room from the end": (
                 "def thermostat_on_connect(client, userdata, flags, reason_code, properties):\n"
-                '    client.subscribe("house/#")\n\n\n'
+                '    client.subscribe("house/+/temp", qos=1)\n'
+                '    client.subscribe("house/+/setpoint", qos=1)\n\n\n'
                 "def record_temp(client, userdata, message):\n"
                 '    temps.append((message.topic.split("/")[-2], float(message.payload.decode())))\n\n\n'
                 "def record_setpoint(client, userdata, message):\n"
