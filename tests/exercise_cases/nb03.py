@@ -42,6 +42,9 @@ EXERCISES = [
             "two filters, one and two levels deep": KITCHEN.replace(
                 "FILTER", '[("house/kitchen/+", 0), ("house/kitchen/+/+", 0)]'
             ),
+            "house/kitchen/# and one more filter": KITCHEN.replace(
+                "FILTER", '[("house/kitchen/#", 0), ("house/kitchen/light", 0)]'
+            ),
             "a paho 1.x on_connect with four arguments": KITCHEN.replace("FILTER", '"house/kitchen/#"').replace(
                 "flags, reason_code, properties", "flags, rc"
             ),
