@@ -44,6 +44,15 @@ EXERCISES = [
                 "    def on_publish(self, client, userdata, mid, reason_code, properties):\n"
                 "        self.pub_msg_count += 1\n"
             ),
+            "echoes the mid instead of counting": (
+                "class CountingClient(mqtt.Client):\n"
+                "    def __init__(self, client_id):\n"
+                "        super().__init__(mqtt.CallbackAPIVersion.VERSION2, client_id)\n"
+                "        self.pub_msg_count = 0\n"
+                "\n"
+                "    def on_publish(self, client, userdata, mid, reason_code, properties):\n"
+                "        self.pub_msg_count = mid\n"
+            ),
             "starts the count at 1": (
                 "class CountingClient(mqtt.Client):\n"
                 "    def __init__(self, client_id):\n"
