@@ -99,6 +99,10 @@ EXERCISES = [
                 "secure.loop_start()\n"
                 "secure.ready.wait(5)\n"
             ),
+            "tls_set, but never connects": (
+                "secure = EventClient('secure', topics=[('exercise/secure', 1)])\n"
+                "secure.tls_set(ca_certs=tls_broker.ca_file)\n"
+            ),
             "subscribes at QoS 0": (
                 "secure = EventClient('secure', topics=[('exercise/secure', 0)])\n"
                 "secure.tls_set(ca_certs=tls_broker.ca_file)\n"
