@@ -22,7 +22,7 @@ help:
 	@echo "make bench    compare the embedded broker with mosquitto"
 	@echo "make test-no-make  follow the README's set-up without make on a fresh clone, then run notebook 00"
 	@echo "make site     build the website of the series (README and notebooks, stored outputs) into build/site"
-	@echo "make classroom LEARNERS=alice,bob  one broker for a class (CLASSROOM_HOST=0.0.0.0 opens it to the network)"
+	@echo "make classroom LEARNERS=alice,bob  one broker for a class (CLASSROOM_HOST=0.0.0.0 opens it to the network; CLASSROOM_BROKER=mosquitto for large classes)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is needed; found " + sys.version.split()[0])'
@@ -56,9 +56,9 @@ test-unit: setup
 	$(PY) -m pytest tests --ignore=tests/browser --ignore=tests/setup --ignore=tests/test_exercises.py
 
 # Every exercise's self-check against empty, official, wrong and right answers, each in a fresh kernel, on both
-# brokers (tests/test_exercises.py): hundreds of kernels, so once, on the default Python only.
+# brokers (tests/test_exercises.py): hundreds of kernels, so once, on the default Python only, two at a time.
 test-exercises: setup
-	$(PY) -m pytest tests/test_exercises.py
+	$(PY) -m pytest -n 2 tests/test_exercises.py
 
 # The lessons in real JupyterLab and Chromium (skipped without Chromium, failing under CI=true).
 test-browser: setup
@@ -104,10 +104,11 @@ bench: setup
 # One port per learner, each a private namespace; the teacher's port sees all (see README, For teachers).
 LEARNERS ?=
 CLASSROOM_HOST ?= 127.0.0.1
+CLASSROOM_BROKER ?= $(or $(MQTT_CLASSROOM_BROKER),amqtt)
 classroom:
 	@test -n "$(LEARNERS)" || { echo "say who is in the class: make classroom LEARNERS=alice,bob" >&2; exit 2; }
 	@$(MAKE) -s --no-print-directory setup
-	$(PY) -m mqtt_helpers.classroom --learners '$(LEARNERS)' --host '$(CLASSROOM_HOST)'
+	$(PY) -m mqtt_helpers.classroom --learners '$(LEARNERS)' --host '$(CLASSROOM_HOST)' --broker '$(CLASSROOM_BROKER)'
 
 # The website: the README and every notebook with its stored outputs (never re-executed), built offline by Sphinx
 # with MyST-NB (docs/conf.py). Its packages are the `site` extra, installed here only. SITE=DIR builds elsewhere.

@@ -10,11 +10,14 @@ fail; any other error stops the run and names the notebook and cell.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from jupyter_client.manager import KernelManager
@@ -30,32 +33,37 @@ def notebooks_in(paths: list[str]) -> list[Path]:
     return [p for p in found if ".ipynb_checkpoints" not in p.parts]
 
 
-def kernel_manager(folder: str) -> KernelManager:
-    """A kernel manager whose kernel talks over Unix socket files in ``folder`` where there are any.
+class SocketFileKernelManager(KernelManager):
+    """A kernel manager whose kernel talks over Unix socket files in a private folder (where there are any).
 
     Over TCP, jupyter_client picks five free ports and the kernel binds them a moment later; on a busy machine
-    (brokers picking free ports too) another process sometimes takes one in between ("Address already in use",
-    "Kernel died before replying"). Socket files in a fresh folder of our own cannot be taken. ``folder`` must
-    be short: a socket path has about 100 characters at most.
+    (brokers and clients taking ports too) another process sometimes takes one in between ("Address already in
+    use", "Kernel died before replying"). Socket files in a fresh folder of our own cannot be taken. The folder
+    is short (a socket path has about 100 characters at most) and removed when the process exits.
+    nbval starts its kernels with this class too (the root conftest.py), so every notebook test avoids the race.
     """
-    if os.name != "posix":
-        return KernelManager(kernel_name="python3")
-    return KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "k"))
+
+    def __init__(self, **kwargs: Any) -> None:
+        if os.name == "posix":
+            folder = tempfile.mkdtemp(prefix="mqtt-study-kernel-")
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", os.path.join(folder, "k"))
+        super().__init__(**kwargs)
 
 
 def execute(path: Path) -> float:
     """Run one notebook in a fresh kernel, from its own folder, and save it."""
     notebook = nbformat.read(path, as_version=4)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="mqtt-study-kernel-") as folder:
-        client = NotebookClient(
-            notebook,
-            km=kernel_manager(folder),
-            timeout=120,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}},
-        )
-        client.execute()
+    client = NotebookClient(
+        notebook,
+        km=SocketFileKernelManager(kernel_name="python3"),
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()
     nbformat.write(notebook, path)
     return time.perf_counter() - started
 

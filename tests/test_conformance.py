@@ -901,7 +901,7 @@ def test_will_qos_3_closes_the_connection(raw: Any) -> None:
 
 FLOOD_SECONDS = 5.0
 FLOOD_PAYLOAD = 1024
-RSS_GROWTH_LIMIT = 24 * 2**20
+RSS_GROWTH_LIMIT = 12 * 2**20
 """Broker memory a 5 s flood to a non-reader may add: 1000 queued 1 KiB messages and their
 bookkeeping fit many times over; unbounded queuing grew amqtt by ~137 MB (issue 18)."""
 
@@ -948,6 +948,32 @@ def test_qos0_flood_to_a_subscriber_that_never_reads_keeps_broker_memory_bounded
     assert [m.text for m in watcher.expect(timeout=60)] == ["done"]
     grown = process.memory_info().rss - before
     assert grown < RSS_GROWTH_LIMIT, f"the broker grew by {grown / 2**20:.0f} MB for a subscriber that never reads"
+    sleeper.close()
+
+
+BIG_PAYLOAD = 256 * 2**10
+BIG_COUNT = 100  # 25 MiB: six times the embedded broker's byte cap
+
+
+@pytest.mark.parametrize("broker_kind", ["amqtt"])  # Mosquitto's default sets no byte cap (max_queued_bytes 0)
+def test_large_messages_to_a_subscriber_that_never_reads_stay_within_the_byte_cap(
+    broker: BrokerHandle, clients: Any, raw: Any, topic: str
+) -> None:
+    """Not a spec rule: 100 QoS 0 messages of 256 KiB to a client that never reads. The message cap
+    alone (1,000) would let the broker hold all 25 MiB; amqtt_fixes.MAX_QUEUED_BYTES holds 4 MiB."""
+    sleeper = never_reading_subscriber(broker, f"{topic}/#", 0)
+    watcher = clients(broker)
+    watcher.subscribe(f"{topic}/marker", 1)
+    process = broker_process(broker)
+    before = process.memory_info().rss
+    publisher = raw()
+    big = mqtt_packet(0x30, mqtt_string(f"{topic}/big".encode()) + b"x" * BIG_PAYLOAD)
+    for _ in range(BIG_COUNT):
+        publisher.sock.sendall(big)
+    publisher.sock.sendall(mqtt_packet(0x32, mqtt_string(f"{topic}/marker".encode()) + b"\x00\x01" + b"done"))
+    assert [m.text for m in watcher.expect(timeout=60)] == ["done"]  # every big message was routed before it
+    grown = process.memory_info().rss - before
+    assert grown < 12 * 2**20, f"the broker grew by {grown / 2**20:.0f} MB"  # 25 MiB unbounded; 4 MiB capped
     sleeper.close()
 
 

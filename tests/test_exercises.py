@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from scripts.run_notebooks import kernel_manager
+from scripts.run_notebooks import SocketFileKernelManager
 from tests.helpers import require
 from tests.nb_requirements import declared_requirements
 
@@ -177,26 +176,25 @@ def execute(exercise: Exercise, answer: str, rerun: bool) -> list[Ran]:
     notebook = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in copies])
     notebook.metadata = read(exercise.path).metadata
     ran = []
-    with tempfile.TemporaryDirectory(prefix="mqtt-study-kernel-") as folder:
-        client = NotebookClient(
-            notebook,
-            km=kernel_manager(folder),
-            timeout=CELL_TIMEOUT,
-            kernel_name="python3",
-            allow_errors=True,
-            resources={"metadata": {"path": str(NOTEBOOKS)}},
-        )
-        with client.setup_kernel():
-            for position, (role, index, _) in enumerate(steps):
-                cell = notebook.cells[position]
-                started = time.perf_counter()
-                client.execute_cell(cell, position)
-                seconds = time.perf_counter() - started
-                stdout = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
-                errors = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
-                ran.append(Ran(role, index, stdout, errors, seconds))
-                if role == "prefix" and errors and "raises-exception" not in tags(cell):
-                    raise AssertionError(f"{exercise.path.name} cell {index} failed before the exercise: {errors}")
+    client = NotebookClient(
+        notebook,
+        km=SocketFileKernelManager(kernel_name="python3"),
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    with client.setup_kernel():
+        for position, (role, index, _) in enumerate(steps):
+            cell = notebook.cells[position]
+            started = time.perf_counter()
+            client.execute_cell(cell, position)
+            seconds = time.perf_counter() - started
+            stdout = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+            errors = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
+            ran.append(Ran(role, index, stdout, errors, seconds))
+            if role == "prefix" and errors and "raises-exception" not in tags(cell):
+                raise AssertionError(f"{exercise.path.name} cell {index} failed before the exercise: {errors}")
     return ran
 
 

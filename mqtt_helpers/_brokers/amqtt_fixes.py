@@ -41,7 +41,14 @@ from amqtt.plugins.authentication import AnonymousAuthPlugin
 from amqtt.session import OUTGOING, ApplicationMessage, OutgoingApplicationMessage, Session
 from amqtt.utils import gen_client_id
 
-__all__ = ["AMQTT_VERSION", "MAX_QUEUED_MESSAGES", "ConformantBroker", "SubscriptionTree", "conformance_config"]
+__all__ = [
+    "AMQTT_VERSION",
+    "MAX_QUEUED_BYTES",
+    "MAX_QUEUED_MESSAGES",
+    "ConformantBroker",
+    "SubscriptionTree",
+    "conformance_config",
+]
 
 AMQTT_VERSION = "0.12.1"
 """The exact amqtt release these fixes were written and validated for."""
@@ -57,6 +64,13 @@ ACCEPT_BACKLOG = 1024
 
 ACK_TIMEOUT = 5.0
 """Seconds a delivery waits for its PUBACK, as amqtt's own flow (then a persistent session keeps it)."""
+
+MAX_QUEUED_BYTES = 4 * 2**20
+"""Default cap on the payload bytes being sent to one client (4 MiB, as the classroom's Mosquitto is configured).
+
+The message cap alone would let 1,000 large messages (up to the front's 1 MiB packet limit each) pile up for a
+client that does not read; a full byte budget is handled as a full message count.
+"""
 
 MAX_QUEUED_MESSAGES = 1000
 """Default cap on the messages the broker holds for one client (``ConformantBroker(max_queued_messages=...)``).
@@ -241,7 +255,8 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
         self.finished = asyncio.Event()
         self._timeout_task: asyncio.Task[None] | None = None
         self._taken: ApplicationMessage | None = None  # handed to the broker's client loop, not routed yet
-        self._outgoing: set[asyncio.Future[Any]] = set()  # deliveries being sent or awaiting acknowledgement
+        self._outgoing: dict[asyncio.Future[Any], int] = {}  # deliveries being sent or awaiting their ack: bytes
+        self._outgoing_bytes = 0
         self._unsent_qos0: deque[asyncio.Future[Any]] = deque()  # QoS 0 deliveries, oldest first
         self._sending: set[asyncio.Future[Any]] = set()  # sends running as tasks: a direct write must wait
         self.dropped = 0  # QoS 0 messages dropped because the queue was full
@@ -252,6 +267,7 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
         self._stopped = False
         self._held: list[tuple[str, bytes | bytearray, int]] = []  # routed before go_live(), in order
         self.max_queued = MAX_QUEUED_MESSAGES
+        self.max_queued_bytes = MAX_QUEUED_BYTES
         self._clean_disconnect: Any = None  # the DISCONNECT packet, once read
         self.room = asyncio.Event()  # set: the reader may read (its backlog is below the cap)
         self.room.set()
@@ -377,7 +393,8 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
             return True
         while self._unsent_qos0 and self._unsent_qos0[0].done():
             self._unsent_qos0.popleft()
-        if len(self._outgoing) + len(self._held) >= self.max_queued:
+        too_many = len(self._outgoing) + len(self._held) >= self.max_queued
+        if too_many or self._outgoing_bytes + len(data) > self.max_queued_bytes:
             if qos == 0:
                 self.dropped += 1
                 return True
@@ -385,7 +402,7 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
                 return False
             oldest = self._unsent_qos0.popleft()  # QoS 0 goes first: make room for the QoS 1/2 message
             oldest.cancel()
-            self._outgoing.discard(oldest)
+            self._untrack(oldest)
             self.dropped += 1
         if not self._ready:
             # [MQTT-4.6.0-2, -3] a resumed session's unacknowledged and offline messages go first: amqtt
@@ -395,11 +412,11 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
         now = self._publish_now(topic, data, qos)
         if now is not None:
             if not now.done():
-                self._outgoing.add(now)
-                now.add_done_callback(self._outgoing.discard)
+                self._track(now, len(data))
+                now.add_done_callback(self._untrack)
             return True
         delivery = asyncio.ensure_future(self.mqtt_publish(topic, data, qos, retain=False))
-        self._outgoing.add(delivery)
+        self._track(delivery, len(data))
         self.track(delivery)
         delivery.add_done_callback(self._delivered)
         if qos == 0:
@@ -425,8 +442,15 @@ class _ConformantHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt 
             session.retained_messages.put_nowait(RetainedApplicationMessage(None, topic, data, qos))
 
     def _delivered(self, delivery: asyncio.Future[Any]) -> None:
-        self._outgoing.discard(delivery)
+        self._untrack(delivery)
         _log_failure(delivery, self.session, "a message")
+
+    def _track(self, delivery: asyncio.Future[Any], size: int) -> None:
+        self._outgoing[delivery] = size
+        self._outgoing_bytes += size
+
+    def _untrack(self, delivery: asyncio.Future[Any]) -> None:
+        self._outgoing_bytes -= self._outgoing.pop(delivery, 0)
 
     def attach(self, session: Session, reader: ReaderAdapter, writer: WriterAdapter) -> None:
         """amqtt's attach, reading through a ``_YieldingReader`` (B10)."""
@@ -561,11 +585,20 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
     B14 will published for a DISCONNECT sent right after CONNACK.
     """
 
-    def __init__(self, *args: Any, max_queued_messages: int = MAX_QUEUED_MESSAGES, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_queued_messages: int = MAX_QUEUED_MESSAGES,
+        max_queued_bytes: int = MAX_QUEUED_BYTES,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(max_queued_messages, int) or max_queued_messages < 1:
             raise ValueError(f"max_queued_messages must be a whole number of at least 1, not {max_queued_messages!r}")
+        if not isinstance(max_queued_bytes, int) or max_queued_bytes < 1:
+            raise ValueError(f"max_queued_bytes must be a whole number of at least 1, not {max_queued_bytes!r}")
         super().__init__(*args, **kwargs)
         self.max_queued_messages = max_queued_messages
+        self.max_queued_bytes = max_queued_bytes
         self._connections: dict[str, _ConformantHandler] = {}
         self._subscriptions: SubscriptionTree = SubscriptionTree()
 
@@ -633,7 +666,8 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
             return  # between amqtt's session table and our handler: the connection is being set up or torn down
         if not handler.queue_publish(topic, data, qos):
             _log.warning(
-                f"client {target.client_id!r} has {self.max_queued_messages} messages unacknowledged: "
+                f"client {target.client_id!r} has a full queue ({self.max_queued_messages} messages or "
+                f"{self.max_queued_bytes} bytes) unacknowledged: "
                 "disconnecting it (it does not read)"
             )
             _abort(handler.writer)
@@ -747,6 +781,7 @@ class ConformantBroker(Broker):  # type: ignore[misc]  # amqtt ships no type inf
             session.parent = 1
         handler = _ConformantHandler(self.plugins_manager)
         handler.max_queued = self.max_queued_messages
+        handler.max_queued_bytes = self.max_queued_bytes
         # [MQTT-3.1.2-24] the server waits 1.5 x keep-alive for a packet: the handler's timer checks it.
         # amqtt's own check (a read timeout of session.keep_alive) is off: it ran every read in a task.
         handler.silence_limit = session.keep_alive * KEEP_ALIVE_GRACE

@@ -27,10 +27,15 @@ the broker, and everything the broker sends back passes through it again:
 Every port, the teacher's too, is a :class:`~.front.Front` listener: each
 packet is checked completely (:mod:`.mqtt311`) and credentials are decided
 before amqtt sees the connection; the namespaces are :mod:`.namespace`. The
-broker behind is :class:`~.amqtt_fixes.ConformantBroker`, fed through amqtt's
-public ``external_connected()``, with ``_authenticate`` overridden to admit
-only the listeners the front already admitted (fail closed). Only MQTT 3.1.1
-(protocol level 4) is served; another level gets CONNACK 1.
+broker behind is one of two backends. The default, :class:`AmqttBackend`, is
+:class:`~.amqtt_fixes.ConformantBroker`, fed through amqtt's public
+``external_connected()``, with ``_authenticate`` overridden to admit only the
+listeners the front already admitted (fail closed); it needs nothing installed
+and serves about 90 learners. :class:`MosquittoBackend` (``broker="mosquitto"``)
+forwards each checked, rewritten connection over TCP to a Mosquitto child
+process on a private port (:mod:`.relay`): the same ports, front and
+namespaces, for classes of 120 and more. Only MQTT 3.1.1 (protocol level 4) is
+served; another level gets CONNACK 1.
 """
 
 from __future__ import annotations
@@ -53,10 +58,12 @@ from mqtt_helpers._brokers import mqtt311
 from mqtt_helpers._brokers.amqtt_fixes import ConformantBroker
 from mqtt_helpers._brokers.front import Front, Limits, Rewriter
 from mqtt_helpers._brokers.loop import BrokerLoop
+from mqtt_helpers._brokers.mosquitto import mosquitto_binary, start_mosquitto
 from mqtt_helpers._brokers.mqtt311 import Connect
 from mqtt_helpers._brokers.namespace import LEARNER_ROOT, Namespace, TeacherRules
 from mqtt_helpers._brokers.ports import start_error
-from mqtt_helpers.handle import LOOPBACK, BrokerHandle
+from mqtt_helpers._brokers.relay import Announcer, Upstream, forward
+from mqtt_helpers.handle import LOOPBACK, BrokerHandle, BrokerOptions, BrokerStartError
 
 TEACHER = "teacher"
 PRESENCE = "$SYS/classroom/learners/"
@@ -66,6 +73,7 @@ TEACHER_LISTENER = "default"
 LEARNER_LIMITS = Limits(max_connections=32)
 """A learner's port: a lesson opens a handful of clients at once; 32 leave room and stop one learner starving others."""
 TEACHER_LIMITS = Limits(max_connections=64)
+BROKERS = ("amqtt", "mosquitto")
 
 
 # --- learner names ----------------------------------------------------------
@@ -102,6 +110,24 @@ def parse_learners(names: str | Iterable[str]) -> list[str]:
 # --- the broker ------------------------------------------------------------------
 
 
+@dataclass
+class Admission:
+    """Who gets in where, decided by the front before any session: anyone on a learner's port, the teacher
+    with the password on the teacher's; a listener nobody named admits nobody (fail closed)."""
+
+    learner_listeners: set[str]
+    teacher_password: str
+
+    def admit(self, listener: str, connect: Connect) -> int:
+        """The CONNACK code for ``connect`` on ``listener`` (0 admits)."""
+        if listener in self.learner_listeners:
+            return 0  # a learner's own port: anonymous by design, and namespaced
+        if listener != TEACHER_LISTENER:
+            return mqtt311.NOT_AUTHORIZED
+        password_ok = hmac.compare_digest(connect.password or b"", self.teacher_password.encode())
+        return 0 if connect.username == TEACHER.encode() and password_ok else mqtt311.NOT_AUTHORIZED
+
+
 class ClassroomBroker(ConformantBroker):
     """The conformant broker, admitting only connections the front admitted: learners', and the teacher's."""
 
@@ -109,21 +135,108 @@ class ClassroomBroker(ConformantBroker):
         super().__init__(config)
         self._teacher_password = teacher_password
 
-    def admit(self, listener: str, connect: Connect) -> int:
-        """The CONNACK code for ``connect`` on ``listener`` (0 admits); decided by the front, before any session."""
-        if listener.startswith(f"{LEARNER_ROOT}/") and listener in self.listeners_config:
-            return 0  # a learner's own port: anonymous by design, and namespaced
-        if listener != TEACHER_LISTENER:
-            return mqtt311.NOT_AUTHORIZED  # fail closed: a listener nobody named admits nobody
-        password_ok = hmac.compare_digest(connect.password or b"", self._teacher_password.encode())
-        return 0 if connect.username == TEACHER.encode() and password_ok else mqtt311.NOT_AUTHORIZED
-
     async def _authenticate(self, session: Session, listener: Any) -> bool:
         # A second check behind the front, failing closed like it.
         if any(listener is self.listeners_config[n] for n in self.listeners_config if n != TEACHER_LISTENER):
             return True
         password = (session.password or "").encode()
         return session.username == TEACHER and hmac.compare_digest(password, self._teacher_password.encode())
+
+
+class AmqttBackend:
+    """The embedded broker (the default: nothing to install): connections enter it through ``external_connected()``."""
+
+    kind = "amqtt"
+
+    def __init__(self, names: list[str], teacher_password: str) -> None:
+        # Broker() must be built inside the running loop it will serve.
+        self.broker = ClassroomBroker(classroom_config(names), teacher_password)
+
+    async def start(self) -> None:
+        await self.broker.start()
+
+    def rewriter(self, rewriter: Rewriter) -> Rewriter:
+        return rewriter
+
+    async def serve(self, reader: Any, writer: Any, listener: str) -> None:
+        await self.broker.external_connected(reader, writer, listener)
+
+    async def announce(self, topic: str, data: bytes) -> None:
+        await self.broker.retain_message(None, topic, data, 0)
+        await self.broker.internal_message_broadcast(topic, data, 0)
+
+    def alive(self) -> bool:
+        return True
+
+    async def shutdown(self) -> None:
+        await self.broker.shutdown()
+
+    def close(self) -> None:
+        pass
+
+
+MOSQUITTO_USER = "classroom"
+MOSQUITTO_CONFIG = (
+    "sys_interval 0",  # no $SYS statistics: they would tell every learner about the whole class
+    "max_queued_messages 1000",  # per client, beyond those in flight: QoS 0 dropped, then QoS 1/2 (the default, pinned)
+    "max_queued_bytes 4194304",  # and at most 4 MiB of them per client
+    "memory_limit 1073741824",  # 1 GiB for the whole broker: past it Mosquitto refuses messages instead of swapping
+    "persistent_client_expiration 1d",  # sessions saved for clients gone a whole day are dropped
+    "set_tcp_nodelay true",  # deliveries leave at once (the front's sockets have TCP_NODELAY too)
+)
+MOSQUITTO_MISSING = (
+    "--broker mosquitto needs Mosquitto, which is not installed: install it with `sudo apt-get install mosquitto` "
+    "(Debian/Ubuntu), `brew install mosquitto` (macOS) or `conda install -c conda-forge mosquitto`; "
+    "or leave out --broker to use the embedded broker (fine up to about 90 learners)"
+)
+
+
+class MosquittoBackend:
+    """Mosquitto as a child process on a private 127.0.0.1 port; each admitted connection is forwarded to it.
+
+    It admits only the user ``classroom`` with a generated password, which
+    :class:`~.relay.Upstream` puts in every forwarded CONNECT; presence
+    messages come over an :class:`~.relay.Announcer` connection.
+    """
+
+    kind = "mosquitto"
+
+    def __init__(self) -> None:
+        try:
+            mosquitto_binary()
+        except BrokerStartError:
+            raise BrokerStartError(MOSQUITTO_MISSING) from None
+        self.password = secrets.token_urlsafe(18)
+        self.process = start_mosquitto(BrokerOptions(users={MOSQUITTO_USER: self.password}), MOSQUITTO_CONFIG)
+        self.address = (self.process.host, self.process.port)
+        self.announcer: Announcer | None = None
+
+    async def start(self) -> None:
+        self.announcer = Announcer(self.address, MOSQUITTO_USER.encode(), self.password.encode())
+        await self.announcer.open()
+
+    def rewriter(self, rewriter: Rewriter) -> Rewriter:
+        return Upstream(rewriter, MOSQUITTO_USER.encode(), self.password.encode())
+
+    async def serve(self, reader: Any, writer: Any, listener: str) -> None:
+        await forward(reader, writer, self.address)
+
+    async def announce(self, topic: str, data: bytes) -> None:
+        assert self.announcer is not None, "started"
+        self.announcer.publish(topic.encode(), data)
+
+    def alive(self) -> bool:
+        return self.announcer is None or not self.announcer.lost.is_set()
+
+    async def shutdown(self) -> None:
+        if self.announcer is not None:
+            await self.announcer.close()
+
+    def close(self) -> None:
+        self.process.stop()
+
+
+Backend = AmqttBackend | MosquittoBackend
 
 
 def classroom_config(learners: list[str]) -> dict[str, Any]:
@@ -153,6 +266,15 @@ class Classroom:
     _state: _State = field(repr=False)
     _stopped: bool = field(default=False, repr=False)
 
+    @property
+    def broker(self) -> str:
+        """The broker behind the fronts: ``"amqtt"`` (embedded) or ``"mosquitto"`` (a child process)."""
+        return self._state.backend.kind
+
+    def alive(self) -> bool:
+        """False once the broker behind the fronts has gone (Mosquitto exited)."""
+        return self._state.backend.alive()
+
     def connected(self) -> dict[str, list[str]]:
         """Client ids of each learner's open connections (the same lists as the presence topics)."""
         return {name: self._state.client_ids(name) for name in self.learners}
@@ -166,6 +288,7 @@ class Classroom:
             self._loop.run(self._state.shutdown(), what=f"classroom shutdown on {self.host}")
         finally:
             self._loop.close()
+            self._state.backend.close()
 
     def __enter__(self) -> Classroom:
         return self
@@ -180,7 +303,8 @@ class Classroom:
 class _State:
     """What lives on the broker's loop: the broker, the front, who is connected where."""
 
-    broker: ClassroomBroker
+    backend: Backend
+    admission: Admission
     names: list[str]
     fronts: list[Front] = field(default_factory=list)
     online: dict[str, list[Namespace]] = field(default_factory=dict)
@@ -191,21 +315,21 @@ class _State:
     def rewriter(self, listener: str) -> Rewriter:
         """The rewriter of a new connection on ``listener``: a namespace for a learner's port."""
         if listener == TEACHER_LISTENER:
-            return TeacherRules(self.names)
-        name = listener.split("/", 1)[1]
-        return Namespace(name)
+            return self.backend.rewriter(TeacherRules(self.names))
+        return self.backend.rewriter(Namespace(listener.split("/", 1)[1]))
 
     async def connected(self, reader: Any, writer: Any, listener: str) -> None:
         """Run one admitted connection through the broker, listed on its learner's presence topic meanwhile."""
         namespace = getattr(reader, "rewriter", None)
+        namespace = getattr(namespace, "inner", namespace)  # relay.Upstream wraps it
         if not isinstance(namespace, Namespace):
-            await self.broker.external_connected(reader, writer, listener)
+            await self.backend.serve(reader, writer, listener)
             return
         with self.lock:
             self.online[namespace.name].append(namespace)
         self.changed(namespace.name)
         try:
-            await self.broker.external_connected(reader, writer, listener)
+            await self.backend.serve(reader, writer, listener)
         finally:
             with self.lock:
                 self.online[namespace.name].remove(namespace)
@@ -224,15 +348,13 @@ class _State:
         self.announcements = [a for a in self.announcements if not a.done()]
 
     async def announce(self, name: str) -> None:
-        topic, data = PRESENCE + name, json.dumps(self.client_ids(name)).encode()
-        await self.broker.retain_message(None, topic, data, 0)
-        await self.broker.internal_message_broadcast(topic, data, 0)
+        await self.backend.announce(PRESENCE + name, json.dumps(self.client_ids(name)).encode())
 
     async def shutdown(self) -> None:
         self.stopping = True
         for front in self.fronts:
             await front.close()
-        await self.broker.shutdown()
+        await self.backend.shutdown()
 
 
 def start_classroom(
@@ -242,6 +364,7 @@ def start_classroom(
     teacher_password: str | None = None,
     port: int = 0,
     limits: Limits | None = None,
+    broker: str = "amqtt",
 ) -> Classroom:
     """Start a classroom broker on ``host``: one port per learner, one for the teacher.
 
@@ -249,14 +372,23 @@ def start_classroom(
     the learners on the ports after it, in the order given. A missing
     ``teacher_password`` is generated (``classroom.teacher_password``).
     ``limits`` replaces every port's :class:`~.front.Limits` (tests use a short CONNECT timeout, no refusal delay).
+    ``broker`` is the broker behind the fronts: ``"amqtt"`` (embedded, the default) or ``"mosquitto"``
+    (a child process: needs Mosquitto installed; it serves large classes, see the README).
     """
     names = parse_learners(learners)
+    if broker not in BROKERS:
+        raise ValueError(f"unknown classroom broker {broker!r}: choose {' or '.join(BROKERS)}")
     password = teacher_password or secrets.token_urlsafe(9)
+    mosquitto = MosquittoBackend() if broker == "mosquitto" else None  # blocking: before the loop
     loop = BrokerLoop()
     try:
-        state, ports = loop.run(_start(names, host, port, password, limits), what=f"classroom start on {host}")
+        state, ports = loop.run(
+            _start(names, host, port, password, limits, mosquitto), what=f"classroom start on {host}"
+        )
     except BaseException as exc:
         loop.close()
+        if mosquitto is not None:
+            mosquitto.close()
         where = f"{host}:{port}" if port else f"{host} (free ports)"
         hint = "another broker is running there; stop it, or leave out --port to use free ports"
         raise start_error("the classroom", where, exc, hint=hint) from exc
@@ -272,15 +404,16 @@ def start_classroom(
 
 
 async def _start(
-    names: list[str], host: str, port: int, password: str, limits: Limits | None
+    names: list[str], host: str, port: int, password: str, limits: Limits | None, mosquitto: MosquittoBackend | None
 ) -> tuple[_State, dict[str, int]]:
-    # Broker() must be built inside the running loop it will serve.
-    state = _State(ClassroomBroker(classroom_config(names), password), names, online={n: [] for n in names})
-    await state.broker.start()
+    backend = mosquitto or AmqttBackend(names, password)
+    admission = Admission({_listener(n) for n in names}, password)
+    state = _State(backend, admission, names, online={n: [] for n in names})
+    await backend.start()
     for name in names:
         await state.announce(name)  # everyone is listed, connected or not
-    teacher_front = Front(state.connected, state.broker.admit, limits or TEACHER_LIMITS, state.rewriter)
-    learner_front = Front(state.connected, state.broker.admit, limits or LEARNER_LIMITS, state.rewriter)
+    teacher_front = Front(state.connected, admission.admit, limits or TEACHER_LIMITS, state.rewriter)
+    learner_front = Front(state.connected, admission.admit, limits or LEARNER_LIMITS, state.rewriter)
     state.fronts = [teacher_front, learner_front]
     ports: dict[str, int] = {}
     try:

@@ -254,12 +254,9 @@ class Front:
 
 async def read_packet(readexactly: Callable[[int], Awaitable[bytes]], max_size: int) -> tuple[bytes, bytes]:
     """Read one packet's fixed header and body; refuse a body over ``max_size`` before reading it."""
-    header = await readexactly(1)
-    while True:
+    header = await readexactly(2)  # the type byte and the first length byte: every packet has both
+    while (length := mqtt311.decode_length(header)) is None:
         header += await readexactly(1)
-        length = mqtt311.decode_length(header)
-        if length is not None:
-            break
     if length > max_size:
         raise mqtt311.PacketTooLarge(f"a packet of {length} bytes is over the maximum of {max_size}")
     return header, await readexactly(length) if length else b""
@@ -315,7 +312,10 @@ class RewritingWriter(StreamWriterAdapter):  # type: ignore[misc]  # amqtt ships
     _pending: bytes
 
     def write(self, data: bytes) -> None:
-        self._pending += data
+        self._pending = self._pending + data if self._pending else data
+        out = []
         while (whole := mqtt311.split(self._pending)) is not None:
             header, body, self._pending = whole
-            super().write(self._rewriter.outbound(header + body))
+            out.append(self._rewriter.outbound(header + body))
+        if out:
+            super().write(b"".join(out))  # one write (one send) for what arrived together

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,13 +83,13 @@ def _stop_all() -> None:
         broker.stop()
 
 
-def start_mosquitto(options: BrokerOptions) -> MosquittoBroker:
-    """Start mosquitto for ``options``; retry on a fresh port if another process took ours."""
+def start_mosquitto(options: BrokerOptions, extra_config: Sequence[str] = ()) -> MosquittoBroker:
+    """Start mosquitto for ``options`` (``extra_config``: more config lines); retry on a fresh port if taken."""
     binary = mosquitto_binary()
     attempts = 1 if options.port else 3
     for attempt in range(attempts):
         try:
-            return _start_once(binary, options)
+            return _start_once(binary, options, extra_config)
         except _PortTaken:
             if attempt == attempts - 1:
                 raise in_use("mosquitto", f"{LOOPBACK}:{options.port}") from None
@@ -100,7 +100,7 @@ class _PortTaken(Exception):
     pass
 
 
-def _start_once(binary: str, options: BrokerOptions) -> MosquittoBroker:
+def _start_once(binary: str, options: BrokerOptions, extra_config: Sequence[str] = ()) -> MosquittoBroker:
     if options.port and not bindable(LOOPBACK, options.port):
         raise _PortTaken()
     folder = Path(tempfile.mkdtemp(prefix="mqtt-study-mosquitto-"))
@@ -109,7 +109,9 @@ def _start_once(binary: str, options: BrokerOptions) -> MosquittoBroker:
     tls_port = free_port(LOOPBACK) if certs else None
     ws_port = free_port(LOOPBACK) if options.websockets else None
     config = folder / "mosquitto.conf"
-    config.write_text(_config_text(options, folder, certs, port=port, tls_port=tls_port, ws_port=ws_port))
+    config.write_text(
+        _config_text(options, folder, certs, port=port, tls_port=tls_port, ws_port=ws_port, extra=extra_config)
+    )
     log = (folder / "mosquitto.log").open("wb")
     process = subprocess.Popen(
         [binary, "-c", str(config)],
@@ -146,6 +148,7 @@ def _config_text(
     port: int,
     tls_port: int | None,
     ws_port: int | None,
+    extra: Sequence[str] = (),
 ) -> str:
     lines = [
         "persistence false",
@@ -154,6 +157,7 @@ def _config_text(
         "log_type warning",
         f"user {getpass.getuser()}",  # stay the current user: it owns the config folder
         f"allow_anonymous {'false' if options.users else 'true'}",
+        *extra,
     ]
     if options.users:
         lines.append(f"password_file {_password_file(folder, options.users)}")

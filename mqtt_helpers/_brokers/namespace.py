@@ -16,6 +16,7 @@ them), so every field is where it should be and nothing follows the last one:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from mqtt_helpers._brokers import mqtt311
 from mqtt_helpers._brokers.mqtt311 import Connect, MalformedPacket, Packet, Refused, Will
@@ -36,7 +37,7 @@ class Namespace:
     name: str
     client_id: str | None = None  # of this connection, once its CONNECT was admitted
 
-    @property
+    @cached_property
     def prefix(self) -> bytes:
         return prefix_of(self.name)
 
@@ -88,9 +89,8 @@ class Namespace:
         split = mqtt311.split(whole)
         assert split is not None, "the writer hands over whole packets"
         header, body, _ = split
-        pkt = Packet(mqtt311.PUBLISH, header[0] & 0x0F, body)
-        topic, _ = mqtt311.publish_topic(pkt)
-        return mqtt311.encode_publish(pkt, self.outside(topic))
+        topic, rest = mqtt311.publish_topic(Packet(mqtt311.PUBLISH, header[0] & 0x0F, body))
+        return mqtt311.packet(mqtt311.PUBLISH, header[0] & 0x0F, mqtt311.string(self.outside(topic)) + rest)
 
 
 @dataclass

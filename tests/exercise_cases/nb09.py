@@ -1,0 +1,41 @@
+"""Exercise cases for notebooks/09-staying-connected.ipynb (run by tests/test_exercises.py)."""
+
+EXERCISES = [
+    {
+        "wrong": {
+            "subscribes at QoS 0 (paho's default)": (
+                "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
+                '    client.subscribe("exercise/survivor")\n'
+            ),
+            "subscribes on the first connection only": (
+                "subscribed = False\n\n\n"
+                "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
+                "    global subscribed\n"
+                "    if not subscribed:\n"
+                '        client.subscribe("exercise/survivor", qos=1)\n'
+                "        subscribed = True\n"
+            ),
+            "a typo in the topic": (
+                "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
+                '    client.subscribe("exercise/survivors", qos=1)\n'
+            ),
+            "the VERSION1 signature (paho 1.x)": (
+                "def survivor_on_connect(client, userdata, flags, rc):\n"
+                '    client.subscribe("exercise/survivor", qos=1)\n'
+            ),
+        },
+        "right": {
+            "a list of (topic, qos) and a check of the reason code": (
+                "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
+                "    if reason_code.is_failure:\n"
+                "        return\n"
+                '    client.subscribe([("exercise/survivor", 1)])\n'
+            ),
+            "only when the broker has no session (it had none after the restart)": (
+                "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
+                "    if not flags.session_present:\n"
+                '        client.subscribe(("exercise/survivor", 2))\n'
+            ),
+        },
+    },
+]
