@@ -25,6 +25,9 @@ BANNER = (
     "the self-check cells show what a working answer prints. Try the exercises yourself first!\n\n"
 )
 
+# "The solution is in [solutions/NN-...-solutions.ipynb](solutions/...)." on a line of its own
+SELF_POINTER = re.compile(r"^The solution is in \[solutions/[^\]]*\]\(solutions/[^)]*\)\.[ \t]*\n*", re.MULTILINE)
+
 
 def solved(lesson: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode | None:
     """The lesson with answers filled in, or None when it has no exercises."""
@@ -37,6 +40,10 @@ def solved(lesson: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode | 
             raise ValueError(f"{name}: an exercise cell has no metadata['solution']: {cell.source[:60]!r}")
         cell.source = cell.metadata.pop("solution")
         cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t != "exercise"] + ["solution"]
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":  # a lesson's pointer to its solutions would point at itself here
+            cell.source = SELF_POINTER.sub("", cell.source).lstrip("\n")
+    notebook.cells = [c for c in notebook.cells if c.cell_type != "markdown" or c.source.strip()]
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

@@ -56,6 +56,16 @@ EXERCISES = [
                 "listener.connect(broker.host, broker.port)\n"
                 "listener.loop_start()\n"
             ),
+            "subscribes at QoS 2": (
+                "def on_connect(client, userdata, flags, reason_code, properties):\n"
+                "    client.subscribe('study/answer', qos=2)\n"
+                "listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, 'listener04')\n"
+                "listener.on_connect = on_connect\n"
+                "listener.on_subscribe = lambda client, userdata, mid, codes, properties: listening.set()\n"
+                "listener.on_message = lambda client, userdata, message: answers.put(message.payload.decode())\n"
+                "listener.connect(broker.host, broker.port)\n"
+                "listener.loop_start()\n"
+            ),
             "puts the undecoded payload": (
                 "def on_connect(client, userdata, flags, reason_code, properties):\n"
                 "    client.subscribe('study/answer', qos=1)\n"

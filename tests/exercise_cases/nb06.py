@@ -72,6 +72,12 @@ EXERCISES = [
             "puts the message object": _OWL.format(**{**_OWL_RIGHT, "put": "message"}),
             "subscribes at QoS 0": _OWL.format(**{**_OWL_RIGHT, "qos": 0}),
             "forgets to return the client": _OWL.format(**_OWL_RIGHT).replace("    return owl\n", ""),
+            "subscribes to alerts/smoke only (the sentinel on alerts/sync never returns)": _OWL.format(
+                **_OWL_RIGHT
+            ).replace("'alerts/#'", "'alerts/smoke'"),
+            "clean_session=False with a new client id each time": _OWL.format(**_OWL_RIGHT).replace(
+                "'night-owl'", "mqtt_helpers.unique_client_id('night-owl')"
+            ),
         },
         "right": {
             "a queue for the SUBACK and str() of the payload": (

@@ -44,6 +44,15 @@ EXERCISES = [
                 "    def on_publish(self, client, userdata, mid, reason_code, properties):\n"
                 "        self.pub_msg_count += 1\n"
             ),
+            "echoes the mid instead of counting": (
+                "class CountingClient(mqtt.Client):\n"
+                "    def __init__(self, client_id):\n"
+                "        super().__init__(mqtt.CallbackAPIVersion.VERSION2, client_id)\n"
+                "        self.pub_msg_count = 0\n"
+                "\n"
+                "    def on_publish(self, client, userdata, mid, reason_code, properties):\n"
+                "        self.pub_msg_count = mid\n"
+            ),
             "starts the count at 1": (
                 "class CountingClient(mqtt.Client):\n"
                 "    def __init__(self, client_id):\n"
@@ -89,6 +98,10 @@ EXERCISES = [
                 "secure.connect(tls_broker.host, tls_broker.tls_port)\n"
                 "secure.loop_start()\n"
                 "secure.ready.wait(5)\n"
+            ),
+            "tls_set, but never connects": (
+                "secure = EventClient('secure', topics=[('exercise/secure', 1)])\n"
+                "secure.tls_set(ca_certs=tls_broker.ca_file)\n"
             ),
             "subscribes at QoS 0": (
                 "secure = EventClient('secure', topics=[('exercise/secure', 0)])\n"

@@ -13,10 +13,24 @@ _SOLUTION = next(
     for c in json.loads(_NOTEBOOK.read_text())["cells"]
     if "exercise" in c["metadata"].get("tags", [])
 )
-_IF = '        if reading["temperature"] > args.threshold:  # the new part: a retained alert\n'
-_PUBLISH = '            client.publish(f"alerts/{sensor}", str(reading["temperature"]), qos=1, retain=True)\n'
-_PRINT = '            print(f"{sensor}: ALERT, above {args.threshold} C")\n'
-_BLOCK = _IF + _PUBLISH + _PRINT
+_READ = '            temperature = json.loads(message.payload)["temperature"]  # describe() checked it is a number\n'
+_IF = "            if temperature > args.threshold:\n"
+_PUBLISH = (
+    '                client.publish(f"alerts/{sensor}", str(temperature), qos=1, retain=True)'
+    "  # sent before a disconnect()\n"
+)
+_BLOCK = (
+    "        if is_reading:  # the new part: a retained alert when it is too warm\n"
+    + _READ
+    + _IF
+    + '                sensor = message.topic.split("/")[1]\n'
+    + _PUBLISH
+    + '                print(f"{sensor}: ALERT, above {args.threshold} C")\n'
+)
+_COUNT = (
+    "        if args.count is not None and readings >= args.count:\n"
+    "            client.disconnect()  # ends loop_forever()\n"
+)
 _OPTION = (
     '    parser.add_argument("--threshold", type=float, default=25.0, '
     'help="alert above this temperature (default: 25)")\n'
@@ -34,39 +48,39 @@ def _variant(*changes: tuple[str, str]) -> str:
 EXERCISES = [
     {
         "wrong": {
-            "an alert on every reading": _variant((_IF, "        if args.threshold:\n")),
+            "an alert on every reading": _variant((_IF, "            if args.threshold:\n")),
             "the threshold inverted (alerts when it is cooler)": _variant((_IF, _IF.replace(" > ", " < "))),
             "the whole reading as the payload, not the temperature": _variant(
-                (_PUBLISH, _PUBLISH.replace('str(reading["temperature"])', "json.dumps(reading)"))
+                (_PUBLISH, _PUBLISH.replace("str(temperature)", "message.payload"))
             ),
-            "a fixed payload": _variant((_PUBLISH, _PUBLISH.replace('str(reading["temperature"])', '"too warm"'))),
+            "a fixed payload": _variant((_PUBLISH, _PUBLISH.replace("str(temperature)", '"too warm"'))),
             "the alert is not retained": _variant((_PUBLISH, _PUBLISH.replace(", retain=True", ""))),
             "--threshold parsed but 25 hard-coded": _variant((_IF, _IF.replace("args.threshold", "25"))),
             "no --threshold option": _variant((_OPTION, ""), (_IF, _IF.replace("args.threshold", "25"))),
-            "the alert published after disconnect()": _variant(
-                (_BLOCK, ""),
+            "the alert published after disconnect()": _variant((_BLOCK, ""), (_COUNT, _COUNT + _BLOCK)),
+            "names from the old dashboard (reading, sensor): a NameError in on_message": _variant(
                 (
-                    "            client.disconnect()  # queued after the alert, so the alert goes out first\n",
-                    "            client.disconnect()\n" + _BLOCK,
-                ),
+                    _BLOCK,
+                    '        if is_reading and reading["temperature"] > args.threshold:\n'
+                    '            client.publish(f"alerts/{sensor}", str(reading["temperature"]), qos=1, retain=True)\n',
+                )
             ),
         },
         "right": {
             "QoS 0, an f-string payload, >= and a short option": _variant(
                 (_OPTION, _OPTION.replace('"--threshold"', '"-t", "--threshold"')),
                 (_IF, _IF.replace(" > ", " >= ")),
-                (
-                    _PUBLISH,
-                    '            client.publish(f"alerts/{sensor}", f"{reading[\'temperature\']}", retain=True)\n',
-                ),
+                (_PUBLISH, '                client.publish(f"alerts/{sensor}", f"{temperature}", retain=True)\n'),
             ),
-            "the alert in a function of its own": _variant(
-                (_BLOCK, '        alert(client, sensor, reading["temperature"])\n'),
+            "the alert in a function of its own, reading the payload itself": _variant(
+                (_BLOCK, "        if is_reading:\n            alert(client, message)\n"),
                 (
                     "    def on_message(client, userdata, message):\n",
-                    "    def alert(client, sensor, temperature):\n"
-                    "        if temperature > args.threshold:\n"
-                    '            client.publish("alerts/" + sensor, repr(temperature), qos=1, retain=True)\n\n'
+                    "    def alert(client, message):\n"
+                    "        reading = json.loads(message.payload)\n"
+                    '        if reading["temperature"] > args.threshold:\n'
+                    '            topic = "alerts/" + message.topic.split("/")[1]\n'
+                    '            client.publish(topic, repr(reading["temperature"]), qos=1, retain=True)\n\n'
                     "    def on_message(client, userdata, message):\n",
                 ),
             ),

@@ -19,6 +19,10 @@ EXERCISES = [
                 "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
                 '    client.subscribe("exercise/survivors", qos=1)\n'
             ),
+            "subscribes at QoS 2 (more than asked)": (
+                "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
+                '    client.subscribe("exercise/survivor", qos=2)\n'
+            ),
             "the VERSION1 signature (paho 1.x)": (
                 "def survivor_on_connect(client, userdata, flags, rc):\n"
                 '    client.subscribe("exercise/survivor", qos=1)\n'
@@ -34,7 +38,7 @@ EXERCISES = [
             "only when the broker has no session (it had none after the restart)": (
                 "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
                 "    if not flags.session_present:\n"
-                '        client.subscribe(("exercise/survivor", 2))\n'
+                '        client.subscribe(("exercise/survivor", 1))\n'
             ),
         },
     },

@@ -17,10 +17,6 @@ EXERCISES = [
                 _PROPERTIES + 'publisher.publish("exercise/temperature", "21.5", qos=1, properties=reading)\n'
                 'wait(publisher, "PUBACK")\n'
             ),
-            "no wait for the PUBACK": (
-                _PROPERTIES
-                + 'publisher.publish("exercise/temperature", "21.5", qos=1, retain=True, properties=reading)\n'
-            ),
             "the unit as the content type, no user property": (
                 "reading = Properties(PacketTypes.PUBLISH)\n"
                 'reading.ContentType = "celsius"\n'
@@ -34,6 +30,11 @@ EXERCISES = [
             ),
         },
         "right": {
+            "waits with .wait_for_publish() (notebook 02), not wait()": (
+                _PROPERTIES
+                + 'info = publisher.publish("exercise/temperature", "21.5", qos=1, retain=True, properties=reading)\n'
+                "info.wait_for_publish(timeout=5)\n"
+            ),
             "QoS 2, a list of user properties, the PUBACK's stand-in PUBCOMP": (
                 "reading = Properties(PacketTypes.PUBLISH)\n"
                 'reading.UserProperty = [("unit", "celsius"), ("room", "kitchen")]\n'
@@ -67,6 +68,18 @@ EXERCISES = [
                 'echo_free.subscribe("exercise/chat", options=SubscribeOptions(qos=1, noLocal=True))\n'
                 'wait(echo_free, "SUBACK")\n'
                 'echo_free.publish("exercise/chat", "echo_free joined", qos=1)\n'
+                'wait(echo_free, "PUBACK")\n'
+            ),
+            "expires after 30 s, not 60": (
+                'echo_free.subscribe("exercise/chat", options=SubscribeOptions(qos=1, noLocal=True))\n'
+                'wait(echo_free, "SUBACK")\n'
+                'echo_free.publish("exercise/chat", "echo_free joined", qos=1, properties=expiring(30))\n'
+                'wait(echo_free, "PUBACK")\n'
+            ),
+            "No Local at QoS 2 (more than asked)": (
+                'echo_free.subscribe("exercise/chat", options=SubscribeOptions(qos=2, noLocal=True))\n'
+                'wait(echo_free, "SUBACK")\n'
+                'echo_free.publish("exercise/chat", "echo_free joined", qos=1, properties=expiring(60))\n'
                 'wait(echo_free, "PUBACK")\n'
             ),
             "joined at QoS 0": (
