@@ -63,7 +63,7 @@ def execute(path: Path) -> float:
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
-    client.execute()
+    client.execute(cleanup_kc=True)  # we made the kernel manager, so nbclient would leave the kernel running
     nbformat.write(notebook, path)
     return time.perf_counter() - started
 

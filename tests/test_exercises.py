@@ -184,7 +184,7 @@ def execute(exercise: Exercise, answer: str, rerun: bool) -> list[Ran]:
         allow_errors=True,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
-    with client.setup_kernel():
+    with client.setup_kernel(cleanup_kc=True):  # shut the kernel down: nbclient leaves a km it was given running
         for position, (role, index, _) in enumerate(steps):
             cell = notebook.cells[position]
             started = time.perf_counter()
