@@ -2,8 +2,10 @@
 
 Every wait is on a line the program prints (never a fixed sleep), with a deadline
 that names what was awaited. Each robustness promise of the examples' docstrings has a test:
-bad and poison retained messages, refusals, unique ids, stale readings, the bounded offline
-queue, PUBACK-confirmed "published", a truthful goodbye, and recovery from a broker restart.
+bad and poison retained messages (any exception, RecursionError and OverflowError included), refusals,
+unique ids, stale readings, the bounded offline queue (and room in it for the "online" status), PUBACK-confirmed
+"published", a truthful goodbye, recovery from a broker restart, usage errors for bad options, and a Ctrl-C
+without a traceback wherever it lands (in connect(), in the goodbye's wait).
 """
 
 from __future__ import annotations
