@@ -137,7 +137,7 @@ def main() -> int:
     unsent = f" ({len(waiting)} readings never acknowledged)" if waiting else ""
     if delivered:
         client.disconnect()  # a clean DISCONNECT: the broker drops the will, our "offline" stands
-        client.loop_stop()  # (it would wait for every unacknowledged message: so only here)
+        client.loop_stop()  # only after the DISCONNECT: on a live connection it waits for every missing PUBACK
     # Without a DISCONNECT (no goodbye got through) the broker publishes the will; paho's thread ends with us.
     lost = "no goodbye acknowledged; the broker will publish our will"
     print(f"{args.id}: {'offline' if delivered else lost}{unsent}")
