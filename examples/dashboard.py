@@ -9,6 +9,7 @@ Stop it with Ctrl-C. Needs only paho-mqtt (pip install paho-mqtt) and the standa
 """
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -19,7 +20,7 @@ import paho.mqtt.client as mqtt
 TOPICS = [("sensors/+/reading", 1), ("sensors/+/status", 1)]
 # After a lost connection paho waits RECONNECT_MIN s, then doubles the wait after each failed attempt up to
 # RECONNECT_MAX. paho's default cap, 120 s, means a broker back after 25 s is found only by the attempt at 31 s.
-# A 5 s cap: at most 5 s blind after the broker returns, and still at most one attempt per 5 s per client.
+# A 5 s cap: at most 5 s blind after the broker returns; once the wait has grown to it, one attempt per 5 s.
 RECONNECT_MIN, RECONNECT_MAX = 1, 5
 
 
@@ -29,7 +30,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=1883, help="broker port (default: 1883)")
     parser.add_argument("--count", type=int, help="exit after this many readings (default: run until Ctrl-C)")
     parser.add_argument("--stale", type=float, default=10.0, help="mark readings older than this (s, default: 10)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if not 0 < args.port < 65536 or args.stale < 0 or (args.count is not None and args.count < 1):
+        parser.error("--port must be 1-65535, --stale 0 or more, --count 1 or more")
+    return args
 
 
 def number(reading: dict, key: str) -> float:
@@ -40,7 +44,7 @@ def number(reading: dict, key: str) -> float:
 
 
 def describe(message: mqtt.MQTTMessage, stale: float) -> tuple[str, bool]:
-    """The line to print for a message, and whether it is a reading; ValueError/KeyError if it is unusable."""
+    """The line to print for a message, and whether it is a reading; an exception if it is unusable."""
     sensor, kind = message.topic.split("/")[1:3]  # our two filters guarantee three levels
     if kind == "status":
         status = message.payload.decode()  # UnicodeDecodeError is a ValueError
@@ -92,7 +96,9 @@ def main() -> int:
         nonlocal readings
         try:
             line, is_reading = describe(message, args.stale)
-        except (ValueError, KeyError) as exc:  # report and skip: an exception here would end loop_forever()
+        # Any exception, not only ValueError: json.loads(b"[" * 100000) raises RecursionError, a "time" of 10**400
+        # OverflowError. Report and skip: an exception here would end loop_forever(), and with it the program.
+        except Exception as exc:  # noqa: BLE001
             retained = "retained " if message.retain else ""
             problem = f"{type(exc).__name__}: {exc}"
             print(f"dashboard: skipped {retained}{message.topic} {message.payload[:40]!r}: {problem}")
@@ -107,11 +113,11 @@ def main() -> int:
     client.on_subscribe, client.on_message = on_subscribe, on_message
     client.reconnect_delay_set(RECONNECT_MIN, RECONNECT_MAX)
     try:
-        client.connect(args.host, args.port)
-    except OSError as exc:  # refused, unknown host, timed out
-        print(f"dashboard: cannot reach an MQTT broker at {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    try:
+        try:
+            client.connect(args.host, args.port)
+        except OSError as exc:  # refused, unknown host, timed out
+            print(f"dashboard: cannot reach an MQTT broker at {args.host}:{args.port}: {exc}", file=sys.stderr)
+            return 1
         client.loop_forever()  # runs the callbacks; reconnects by itself until disconnect()
     except KeyboardInterrupt:
         client.disconnect()  # a clean goodbye to the broker
@@ -122,4 +128,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C outside the places that handle it: no traceback
+        sys.exit(main())

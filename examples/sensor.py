@@ -9,6 +9,7 @@ If the program dies without saying goodbye, the broker publishes its will: "offl
 """
 
 import argparse
+import contextlib
 import json
 import os
 import queue
@@ -23,7 +24,7 @@ import paho.mqtt.client as mqtt
 
 # After a lost connection paho waits RECONNECT_MIN s, then doubles the wait after each failed attempt up to
 # RECONNECT_MAX. paho's default cap, 120 s, means a broker back after 25 s is found only by the attempt at 31 s.
-# A 5 s cap: at most 5 s blind after the broker returns, and still at most one attempt per 5 s per client.
+# A 5 s cap: at most 5 s blind after the broker returns; once the wait has grown to it, one attempt per 5 s.
 RECONNECT_MIN, RECONNECT_MAX = 1, 5
 
 
@@ -40,8 +41,8 @@ def parse_args() -> argparse.Namespace:
     args.id = args.id or f"{socket.gethostname().split('.')[0]}-{os.getpid()}"
     if any(char in args.id for char in "+#/"):
         parser.error(f"--id {args.id!r}: an id becomes a topic level, so it must not contain '+', '#' or '/'")
-    if args.interval < 0 or args.queue < 1 or (args.count is not None and args.count < 1):
-        parser.error("--interval must be 0 or more, --queue and --count 1 or more")
+    if not 0 < args.port < 65536 or args.interval < 0 or args.queue < 1 or (args.count is not None and args.count < 1):
+        parser.error("--port must be 1-65535, --interval 0 or more, --queue and --count 1 or more")
     return args
 
 
@@ -53,6 +54,7 @@ def main() -> int:
     settled = threading.Event()  # set by the first CONNACK, accepted or refused
     refused = []  # the reason code of a refusal
     acks: queue.Queue[int] = queue.Queue()  # mids acknowledged by the broker, for the main thread to report
+    waiting = {}  # mid -> what it carries, until its PUBACK
 
     def on_connect(client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:  # e.g. "Not authorized": retrying will not help
@@ -61,7 +63,7 @@ def main() -> int:
         else:
             if settled.is_set():
                 print(f"{args.id}: reconnected")
-            client.publish(status, "online", qos=1, retain=True)  # after every (re)connect
+            client.publish(status, "online", qos=1, retain=True)  # every (re)connect; paho's queue has room for it
         settled.set()
 
     def on_disconnect(client, userdata, flags, reason_code, properties):
@@ -73,17 +75,11 @@ def main() -> int:
     client.on_publish = lambda client, userdata, mid, reason_code, properties: acks.put(mid)
     client.reconnect_delay_set(RECONNECT_MIN, RECONNECT_MAX)
     # A bound on paho's queue (in memory only): without one, a long outage grows it without limit, and the
-    # reconnect sends it all at once, ignoring max_inflight_messages (paho issue #492).
-    client.max_queued_messages_set(args.queue)
+    # reconnect sends it all at once, ignoring max_inflight_messages (paho issue #492). We bound the readings
+    # ourselves, so that a full queue never refuses on_connect's "online" or the goodbye: paho's bound has room.
+    client.max_queued_messages_set(args.queue + 4)
     # Set before connect(): the broker publishes this if we vanish without a DISCONNECT.
     client.will_set(status, "offline", qos=1, retain=True)
-    try:
-        client.connect(args.host, args.port)
-    except OSError as exc:  # refused, unknown host, timed out
-        print(f"{args.id}: cannot reach an MQTT broker at {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    client.loop_start()  # a network thread: the main thread only measures, publishes and reports
-    waiting = {}  # mid -> what it carries, until its PUBACK
 
     def report_acks(seconds, until=None):
         """Print what the broker acknowledges, for `seconds` or until mid `until` is (Ctrl-C interrupts it)."""
@@ -100,6 +96,12 @@ def main() -> int:
 
     random_source = random.Random(args.id)  # seeded: the same id gives the same readings
     try:
+        try:
+            client.connect(args.host, args.port)
+        except OSError as exc:  # refused, unknown host, timed out
+            print(f"{args.id}: cannot reach an MQTT broker at {args.host}:{args.port}: {exc}", file=sys.stderr)
+            return 1
+        client.loop_start()  # a network thread: the main thread only measures, publishes and reports
         if not settled.wait(10):
             print(f"{args.id}: no CONNACK from {args.host}:{args.port} within 10 s", file=sys.stderr)
             return 1
@@ -108,35 +110,40 @@ def main() -> int:
             n += 1
             temperature = round(random_source.uniform(18, 26), 1)
             reading = {"id": args.id, "n": n, "temperature": temperature, "time": round(time.time(), 3)}
-            info = client.publish(f"sensors/{args.id}/reading", json.dumps(reading), qos=1)
             what = f"reading {n}: {temperature} C"
-            if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # paho refuses new messages, it keeps the old ones
-                print(f"{args.id}: dropped {what}: offline queue full ({args.queue} waiting)")
+            report_acks(0)  # forget what was acknowledged meanwhile
+            if len(waiting) >= args.queue:  # drop the new reading, keep the old ones (as paho's own bound would)
+                print(f"{args.id}: dropped {what}: offline queue full ({len(waiting)} waiting)")
             else:
+                info = client.publish(f"sensors/{args.id}/reading", json.dumps(reading), qos=1)
                 waiting[info.mid] = what
                 if info.rc == mqtt.MQTT_ERR_NO_CONN:
                     print(f"{args.id}: queued {what} (offline, {len(waiting)} waiting)")
             report_acks(args.interval if args.count is None or n < args.count else 0)
     except KeyboardInterrupt:
         print(f"{args.id}: interrupted")
-    if refused:
-        print(f"{args.id}: the broker at {args.host}:{args.port} refused the connection: {refused[0]}", file=sys.stderr)
-        client.loop_stop()
+    if refused or not settled.is_set():  # refused, or Ctrl-C before any CONNACK: no "online" to take back
+        for reason in refused:
+            print(f"{args.id}: the broker at {args.host}:{args.port} refused the connection: {reason}", file=sys.stderr)
+        client.loop_stop()  # without a DISCONNECT: if the broker took our CONNECT, it publishes the will
         return 1
     # Say "offline" ourselves, and tell the truth about whether the broker got it.
     goodbye, delivered = client.publish(status, "offline", qos=1, retain=True), False
     if goodbye.rc == mqtt.MQTT_ERR_SUCCESS:
         waiting[goodbye.mid] = "goodbye"  # the retained status "offline"
-        report_acks(5, until=goodbye.mid)
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C stops the wait
+            report_acks(5, until=goodbye.mid)
         delivered = waiting.pop(goodbye.mid, None) is None
     unsent = f" ({len(waiting)} readings never acknowledged)" if waiting else ""
     if delivered:
         client.disconnect()  # a clean DISCONNECT: the broker drops the will, our "offline" stands
-    client.loop_stop()  # without a DISCONNECT (no goodbye got through) the broker publishes the will instead
+        client.loop_stop()  # only after the DISCONNECT: on a live connection it waits for every missing PUBACK
+    # Without a DISCONNECT (no goodbye got through) the broker publishes the will; paho's thread ends with us.
     lost = "no goodbye acknowledged; the broker will publish our will"
     print(f"{args.id}: {'offline' if delivered else lost}{unsent}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C outside the places that handle it: no traceback
+        sys.exit(main())

@@ -2,8 +2,10 @@
 
 Every wait is on a line the program prints (never a fixed sleep), with a deadline
 that names what was awaited. Each robustness promise of the examples' docstrings has a test:
-bad and poison retained messages, refusals, unique ids, stale readings, the bounded offline
-queue, PUBACK-confirmed "published", a truthful goodbye, and recovery from a broker restart.
+bad and poison retained messages (any exception, RecursionError and OverflowError included), refusals,
+unique ids, stale readings, the bounded offline queue (and room in it for the "online" status), PUBACK-confirmed
+"published", a truthful goodbye, recovery from a broker restart, usage errors for bad options, and a Ctrl-C
+without a traceback wherever it lands (in connect(), in the goodbye's wait).
 """
 
 from __future__ import annotations
@@ -177,6 +179,7 @@ def test_ctrl_c_stops_the_sensor_with_a_goodbye(broker: BrokerHandle, programs: 
     assert dashboard.expect("s-int: offline") == "s-int: offline"
 
 
+OVERFLOW = b'{"n": 1, "temperature": 20, "time": 1' + b"0" * 400 + b"}"
 BAD = [  # (payload on sensors/x/reading, the start of the dashboard's one-line report)
     (b"hello", "JSONDecodeError"),
     (b'{"temperature": 20}', "KeyError: 'n'"),
@@ -184,16 +187,20 @@ BAD = [  # (payload on sensors/x/reading, the start of the dashboard's one-line 
     (b'{"n": 1, "temperature": "hot", "time": 0}', "ValueError: temperature is not a number"),
     (b'{"n": 1, "temperature": 20}', "KeyError: 'time'"),
     (b"\xff", "UnicodeDecodeError"),
+    (b"[" * 100_000, "RecursionError"),  # json.loads recurses once per level
+    (OVERFLOW, "OverflowError"),  # an int too large for time.time() - taken
 ]
 
 
 def test_bad_messages_are_reported_and_skipped(broker: BrokerHandle, programs: list[Program]) -> None:
-    publish(broker, "sensors/x/status", [b"\xff"], retain=True)  # a poison retained message, there at every start
-    for _ in range(2):  # ... so the dashboard must survive it at every start
+    publish(broker, "sensors/x/status", [b"\xff"], retain=True)  # poison retained messages, there at every start
+    publish(broker, "sensors/y/reading", [OVERFLOW], retain=True)
+    for _ in range(2):  # ... so the dashboard must survive them at every start
         dashboard = start(programs, "dashboard.py", broker, "--count", 1)
         dashboard.expect("subscribed")
-        line = dashboard.expect("sensors/x/status")
-        assert line.startswith("dashboard: skipped retained sensors/x/status b'\\xff': UnicodeDecodeError"), line
+        poisons = sorted(dashboard.expect("skipped retained") for _ in range(2))  # in either order
+        assert poisons[0].startswith("dashboard: skipped retained sensors/x/status b'\\xff': UnicodeDecodeError")
+        assert poisons[1].startswith(f"dashboard: skipped retained sensors/y/reading {OVERFLOW[:40]!r}: OverflowError")
         publish(broker, "sensors/x/status", ["bogus"])
         line = dashboard.expect("sensors/x/status")
         assert line == "dashboard: skipped sensors/x/status b'bogus': ValueError: unknown status 'bogus'"
@@ -206,6 +213,7 @@ def test_bad_messages_are_reported_and_skipped(broker: BrokerHandle, programs: l
         assert dashboard.expect("x: reading") == "x: reading 7: 21.5 C"  # and it still works
         assert dashboard.finish() == (0, "")
     publish(broker, "sensors/x/status", [""], retain=True)  # clears the poison
+    publish(broker, "sensors/y/reading", [""], retain=True)
 
 
 def test_stale_readings_are_marked(broker: BrokerHandle, programs: list[Program]) -> None:
@@ -264,12 +272,28 @@ def test_two_sensors_without_an_id_do_not_collide(broker: BrokerHandle, programs
         publish(broker, f"sensors/{sensor_id}/status", [""], retain=True)
 
 
-def test_bad_options_are_a_usage_error() -> None:
+@pytest.mark.parametrize(
+    ("script", "options", "says"),
+    [
+        ("sensor.py", ["--id", "a/b"], "must not contain '+', '#' or '/'"),
+        ("sensor.py", ["--port", "-1"], "--port must be 1-65535"),
+        ("sensor.py", ["--port", "70000"], "--port must be 1-65535"),
+        ("sensor.py", ["--count", "0"], "--count 1 or more"),
+        ("sensor.py", ["--queue", "0"], "--queue and --count 1 or more"),
+        ("dashboard.py", ["--port", "70000"], "--port must be 1-65535"),
+        ("dashboard.py", ["--port", "0"], "--port must be 1-65535"),
+        ("dashboard.py", ["--count", "0"], "--count 1 or more"),
+        ("dashboard.py", ["--stale", "-1"], "--stale 0 or more"),
+        ("dashboard.py", ["--port", "x"], "invalid int value: 'x'"),
+    ],
+)
+def test_bad_options_are_a_usage_error(script: str, options: list[str], says: str) -> None:
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "sensor.py"), "--id", "a/b"], capture_output=True, text=True, timeout=TIMEOUT
+        [sys.executable, str(EXAMPLES / script), *options], capture_output=True, text=True, timeout=TIMEOUT
     )
-    assert result.returncode == 2
-    assert "must not contain '+', '#' or '/'" in result.stderr
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("usage:"), result.stderr  # argparse's usage, then one line: no traceback
+    assert says in result.stderr.splitlines()[-1]
 
 
 def test_broker_restart_queue_and_recovery(broker_kind: str, programs: list[Program]) -> None:
@@ -431,3 +455,78 @@ def test_examples_stand_alone(script: str) -> None:
     }
     assert imported - set(sys.stdlib_module_names) == {"paho"}
     assert len(source.splitlines()) <= 150  # small enough to read in one sitting
+
+
+def test_a_full_queue_does_not_swallow_the_online_status(broker_kind: str, programs: list[Program]) -> None:
+    """on_connect publishes "online" before paho resends its backlog: a full queue must leave room for it."""
+    broker = start_broker(broker_kind)
+    port = broker.port
+    try:
+        sensor = start(programs, "sensor.py", broker, "--id", "s-full", "--interval", 0.05, "--queue", 2)
+        sensor.expect("published reading 1")
+        broker.stop()
+        sensor.expect("connection lost")
+        sensor.expect("dropped reading")  # the queue is full
+        broker = start_broker(broker_kind, port=port)  # a fresh broker: it keeps no retained status
+        sensor.expect("reconnected", timeout=RECONNECT_MAX + 5)
+        inbox = Inbox()  # subscribed after the reconnect: the status comes retained, or live if not stored yet
+        client = connect_client(broker, "examples-test-status", inbox=inbox)
+        try:
+            subscribe(client, "sensors/s-full/status", qos=1)
+            assert [m.payload for m in inbox.wait(1, timeout=TIMEOUT)] == [b"online"]
+        finally:
+            close_client(client)
+        sensor.process.send_signal(signal.SIGINT)
+        assert sensor.finish() == (0, "")
+        publish(broker, "sensors/s-full/status", [""], retain=True)
+    finally:
+        broker.stop()
+
+
+def syn_sent(port: int) -> int:
+    """How many connections to 127.0.0.1:port wait in SYN_SENT (Linux's /proc/net/tcp: state 02)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(line.split()[2] == f"0100007F:{port:04X}" and line.split()[3] == "02" for line in lines)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads Linux's /proc/net/tcp")
+@pytest.mark.parametrize(("script", "last", "code"), [("sensor.py", "interrupted", 1), ("dashboard.py", "stopped", 0)])
+def test_ctrl_c_while_connecting_is_clean(script: str, last: str, code: int, programs: list[Program]) -> None:
+    """A listener whose accept queue is full: the kernel drops the SYN, so connect() blocks (paho's 5 s timeout)."""
+    with socket.socket() as listener, socket.socket() as filler:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)  # room for one connection nobody accepts
+        port = listener.getsockname()[1]
+        filler.connect(("127.0.0.1", port))
+        program = Program(script, "--host", "127.0.0.1", "--port", port)
+        programs.append(program)
+        deadline = time.monotonic() + TIMEOUT
+        while not syn_sent(port):  # the kernel's state, not an MQTT event: poll it
+            assert program.process.poll() is None, f"{script} exited instead of blocking in connect()"
+            assert time.monotonic() < deadline, f"{script} never blocked in connect()"
+            time.sleep(0.02)
+        program.process.send_signal(signal.SIGINT)
+        assert program.finish() == (code, "")  # no traceback
+    assert program.lines[-1].endswith(last)
+
+
+def test_second_ctrl_c_stops_the_goodbye_wait_cleanly(programs: list[Program]) -> None:
+    """A broker that no longer answers (a stopped Mosquitto process): the goodbye's PUBACK never comes."""
+    require("mosquitto")
+    broker = start_broker("mosquitto")
+    try:
+        sensor = start(programs, "sensor.py", broker, "--id", "s-stop", "--interval", 0.05, "--queue", 1)
+        sensor.expect("published reading 1")
+        broker.process.send_signal(signal.SIGSTOP)  # type: ignore[attr-defined]
+        sensor.expect("dropped reading")  # no more PUBACKs
+        sensor.process.send_signal(signal.SIGINT)
+        sensor.expect("interrupted")  # now it waits up to 5 s for the goodbye's PUBACK
+        sensor.process.send_signal(signal.SIGINT)
+        assert sensor.finish() == (0, "")  # no traceback
+        # the wait was interrupted (or, if the second Ctrl-C came just before it, the program simply ended)
+        assert sensor.lines[-1].startswith("s-stop: no goodbye acknowledged") or sensor.lines[-1].endswith(
+            "interrupted"
+        )
+    finally:
+        broker.process.send_signal(signal.SIGCONT)  # type: ignore[attr-defined]
+        broker.stop()

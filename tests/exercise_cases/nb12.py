@@ -37,12 +37,45 @@ EXERCISES = [
                 "    except Exception:\n"
                 '        userdata["skipped"].append(message.topic)\n'
             ),
-        },
-        "right": {
-            "float() of the value, except Exception, else clause": (
+            "float() of the value: takes true as 1.0 and '21' as 21.0": (
                 "def guarded_on_message(client, userdata, message):\n"
                 "    try:\n"
                 '        temperature = float(json.loads(message.payload.decode("utf-8"))["temperature"])\n'
+                "    except Exception:\n"
+                '        userdata["skipped"].append(message.topic)\n'
+                "    else:\n"
+                '        userdata["readings"].append(temperature)\n'
+            ),
+            "isinstance(int, float) alone: takes true (a bool is an int)": (
+                "def guarded_on_message(client, userdata, message):\n"
+                "    try:\n"
+                '        temperature = json.loads(message.payload)["temperature"]\n'
+                "    except (ValueError, KeyError, TypeError):\n"
+                "        temperature = None\n"
+                "    if isinstance(temperature, (int, float)):\n"
+                '        userdata["readings"].append(temperature)\n'
+                "    else:\n"
+                '        userdata["skipped"].append(message.topic)\n'
+            ),
+            "records the payload, not the topic": (
+                "def guarded_on_message(client, userdata, message):\n"
+                "    try:\n"
+                '        temperature = json.loads(message.payload)["temperature"]\n'
+                "        if type(temperature) not in (int, float):\n"
+                '            raise ValueError("not a number")\n'
+                "    except Exception:\n"
+                '        userdata["skipped"].append(message.payload)\n'
+                "        return\n"
+                '    userdata["readings"].append(temperature)\n'
+            ),
+        },
+        "right": {
+            "type() check, except Exception, else clause": (
+                "def guarded_on_message(client, userdata, message):\n"
+                "    try:\n"
+                '        temperature = json.loads(message.payload.decode("utf-8"))["temperature"]\n'
+                "        if type(temperature) not in (int, float):\n"
+                '            raise TypeError(f"not a number: {temperature!r}")\n'
                 "    except Exception:\n"
                 '        userdata["skipped"].append(message.topic)\n'
                 "    else:\n"
@@ -61,6 +94,13 @@ EXERCISES = [
                 '    seen = userdata.setdefault("seen", set())\n'
                 "    if message.mid not in seen:\n"
                 "        seen.add(message.mid)\n"
+                '        userdata["total"] += json.loads(message.payload)["amount"]\n'
+            ),
+            "deduplicates by the payload's bytes (the same order can come in other bytes)": (
+                "def on_order(client, userdata, message):\n"
+                '    seen = userdata.setdefault("seen", set())\n'
+                "    if message.payload not in seen:\n"
+                "        seen.add(message.payload)\n"
                 '        userdata["total"] += json.loads(message.payload)["amount"]\n'
             ),
             "trusts the DUP flag": (
