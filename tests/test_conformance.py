@@ -42,8 +42,7 @@ from mqtt_helpers._brokers.amqtt_fixes import (
 )
 from mqtt_helpers._brokers.mosquitto import MosquittoBroker
 from mqtt_helpers.broker import KINDS
-from mqtt_helpers.client import set_nodelay
-from tests.helpers import Received, require
+from tests.helpers import Received, TestClient, require
 from tests.helpers import TextInbox as Inbox
 
 TIMEOUT = 5.0
@@ -83,148 +82,33 @@ def unique_id(prefix: str = "c") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-class Client:
-    """A paho VERSION2 client that records everything and waits with timeouts.
+class Client(TestClient):
+    """The shared test client (tests.helpers.TestClient) as these tests use it: a generated id by default,
+    text payloads (``Received.text``), QoS 0 unless asked, one filter per SUBSCRIBE, ``expect()`` and ``rest()``.
 
-    It never reconnects on its own, so a client the broker disconnects stays
-    disconnected and cannot take its client id back.
+    It never reconnects on its own, so a client the broker disconnects stays disconnected and cannot take its
+    client id back.
     """
 
-    def __init__(
-        self,
-        broker: BrokerHandle,
-        client_id: str | None = None,
-        *,
-        clean_session: bool = True,
-        keepalive: int = 60,
-        will: tuple[str, str, int, bool] | None = None,
-        username: str | None = None,
-        password: str | None = None,
-    ) -> None:
+    def __init__(self, broker: BrokerHandle, client_id: str | None = None, **kwargs: Any) -> None:
         self.broker = broker
         self.client_id = client_id or unique_id()
-        self.inbox = Inbox()
-        self.connected = threading.Event()
-        self.disconnected = threading.Event()
-        self.connect_flags: Any = None
-        self.connect_reason: Any = None
-        self.disconnect_reason: Any = None
-        self._acks: dict[int, list[Any]] = {}
-        self._acked = threading.Condition()
-        self._markers: set[str] = set()
-        self._marker_topic: str | None = None
-        self.paho = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            self.client_id,
-            clean_session=clean_session,
-            reconnect_on_failure=False,
-        )
-        if username is not None:
-            self.paho.username_pw_set(username, password)
-        if will is not None:
-            self.paho.will_set(*will)
-        self.paho.on_connect = self._on_connect
-        self.paho.on_disconnect = self._on_disconnect
-        self.paho.on_subscribe = self._on_subscribe
-        self.paho.on_message = self._on_message
-        self.paho.connect(broker.host, broker.port, keepalive)
-        set_nodelay(self.paho)
-        self.paho.loop_start()
-        wait_for(self.connected, TIMEOUT, what=f"CONNACK for {self.client_id} from {broker!r}")
+        super().__init__(broker, self.client_id, inbox=Inbox(), timeout=TIMEOUT, **kwargs)
 
-    # callbacks (paho's network thread): record only
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        self.connect_flags, self.connect_reason = flags, reason
-        self.connected.set()
-
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        self.disconnect_reason = reason
-        self.disconnected.set()
-
-    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[Any], properties: Any) -> None:
-        with self._acked:
-            self._acks[mid] = reasons
-            self._acked.notify_all()
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if message.topic == self._marker_topic:
-            with self._acked:
-                self._markers.add(message.payload.decode())
-                self._acked.notify_all()
-        else:
-            self.inbox.on_message(client, userdata, message)
-
-    # actions, each waiting for the broker's answer
-    @property
-    def session_present(self) -> bool:
-        return bool(self.connect_flags.session_present)
-
-    def subscribe(self, topic_filter: str, qos: int = 0) -> int:
+    def subscribe(self, topic_filter: str, qos: int = 0) -> int:  # type: ignore[override]
         """Subscribe and return the granted QoS."""
-        _, mid = self.paho.subscribe(topic_filter, qos)
-        assert mid is not None, f"paho could not send SUBSCRIBE for {topic_filter!r}"
-        with self._acked:
-            if not self._acked.wait_for(lambda: mid in self._acks, TIMEOUT):
-                raise TimeoutError(f"timed out after {TIMEOUT}s waiting for SUBACK of {topic_filter!r}")
-            return int(self._acks[mid][0].value)
+        return super().subscribe(topic_filter, qos=qos)[0]
 
     def publish(self, topic: str, payload: str | bytes, qos: int = 0, retain: bool = False) -> None:
         """Publish and wait until the QoS handshake with the broker completed."""
-        info = self.paho.publish(topic, payload, qos, retain)
-        info.wait_for_publish(TIMEOUT)
-        if not info.is_published():
-            raise TimeoutError(f"timed out after {TIMEOUT}s publishing {payload!r} to {topic!r} at QoS {qos}")
+        super().publish(topic, payload, qos=qos, retain=retain)
 
     def expect(self, count: int = 1, topic: str = "#", timeout: float = TIMEOUT) -> list[Received]:
-        return self.inbox.wait(count, topic=topic, timeout=timeout)
-
-    def sync(self) -> None:
-        """Round-trip a marker through the broker: all messages routed to us before it have arrived."""
-        if self._marker_topic is None:
-            self._marker_topic = f"sync/{self.client_id}"
-            self.subscribe(self._marker_topic, 1)
-        marker = uuid.uuid4().hex
-        self.publish(self._marker_topic, marker, qos=1)
-        with self._acked:
-            if not self._acked.wait_for(lambda: marker in self._markers, TIMEOUT):
-                raise TimeoutError(f"timed out after {TIMEOUT}s waiting for marker on {self._marker_topic!r}")
+        return list(self.inbox.wait(count, topic=topic, timeout=timeout))
 
     def rest(self) -> list[Received]:
         """After sync(): every message received and not yet taken."""
-        return self.inbox.drain()
-
-    def disconnect(self) -> None:
-        """Clean disconnect: DISCONNECT packet, so no will."""
-        self.paho.disconnect()
-        wait_for(self.disconnected, TIMEOUT, what=f"{self.client_id} to disconnect")
-        self.paho.loop_stop()
-
-    def go_silent(self) -> None:
-        """Stop the network loop: no more packets, not even PINGREQ; the socket stays open."""
-        self.paho.loop_stop()
-
-    def drop(self) -> None:
-        """Close the TCP connection without DISCONNECT (an abnormal disconnect)."""
-        sock = self.paho.socket()
-        assert isinstance(sock, socket.socket)
-        sock.shutdown(socket.SHUT_RDWR)
-        wait_for(self.disconnected, TIMEOUT, what=f"{self.client_id} to notice its dropped connection")
-        self.paho.loop_stop()
-
-    def close(self) -> None:
-        if self.paho.is_connected():
-            self.paho.disconnect()
-        self.paho.loop_stop()
-
-    def release(self) -> None:
-        """Close, and free paho's sockets now rather than at the next garbage collection.
-
-        paho's callbacks are bound methods of this object: a reference cycle. Tests
-        making hundreds of clients would otherwise pile up file descriptors past
-        1023, which paho's select() loop cannot watch (its thread dies, no CONNACK).
-        """
-        self.close()
-        self.paho.on_connect = self.paho.on_disconnect = self.paho.on_subscribe = self.paho.on_message = None
+        return list(self.inbox.drain())
 
 
 @pytest.fixture
