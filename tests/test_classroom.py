@@ -36,7 +36,7 @@ from mqtt_helpers._brokers.mqtt311 import Packet, encode_length
 from mqtt_helpers._brokers.namespace import Namespace
 from mqtt_helpers.classroom import Classroom
 from mqtt_helpers.handle import BrokerStartError
-from tests.helpers import TestClient, accepts, require
+from tests.helpers import TestClient, accepts, other_loopback, require
 
 TIMEOUT = 10.0  # 30 learners at once on a busy 2-core machine
 PASSWORD = "chalk"
@@ -381,7 +381,12 @@ def test_rewriting_is_exact_at_the_byte_level() -> None:
 
 def test_public_host_names_an_interface_for_every_interface_binds() -> None:
     assert public_host("127.0.0.1") == "127.0.0.1"
-    assert public_host("0.0.0.0") not in ("0.0.0.0", "")
+    with socket.socket() as everywhere:  # a classroom bound to every interface, as --host 0.0.0.0 makes it
+        everywhere.bind(("0.0.0.0", 0))
+        everywhere.listen()
+        named = public_host("0.0.0.0")
+        assert named not in ("0.0.0.0", "::", ""), "learners cannot connect to the wildcard address"
+        assert accepts(named, everywhere.getsockname()[1]), f"{named} does not reach this machine"
 
 
 def test_a_malformed_packet_closes_only_that_connection(classroom: Classroom, people: Any) -> None:
@@ -606,20 +611,21 @@ def test_cli_says_so_and_exits_1_when_its_mosquitto_exits() -> None:
 
 
 def test_cli_prints_a_generated_password_and_warns_off_loopback() -> None:
-    process = start_cli("--learners", "alice", "--host", "127.0.0.2")
+    other = other_loopback()  # a non-loopback-only address that still stays on this machine
+    process = start_cli("--learners", "alice", "--host", other)
     try:
         lines = read_lines(process, 2)
-        assert lines[0].startswith("alice mqtt://127.0.0.2:")
+        assert lines[0].startswith(f"alice mqtt://{other}:")
         password = lines[1].rsplit("password ", 1)[1].rstrip(")")
         teacher_port = int(lines[1].split()[1].rsplit(":", 1)[1])
-        close_client(connect_client(("127.0.0.2", teacher_port), "t", username="teacher", password=password))
+        close_client(connect_client((other, teacher_port), "t", username="teacher", password=password))
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:
             process.kill()
         _, stderr = process.communicate()
-    assert "warning: learner ports on 127.0.0.2 have no passwords" in stderr
+    assert f"warning: learner ports on {other} have no passwords" in stderr
 
 
 def test_cli_takes_the_teacher_password_from_the_environment_and_says_so_in_help() -> None:
