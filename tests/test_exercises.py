@@ -172,7 +172,7 @@ def execute(exercise: Exercise, answer: str, rerun: bool) -> list[Ran]:
     """Run the planned cells in one fresh kernel, from the notebooks' folder, and return what each printed."""
     steps = plan(exercise, answer, rerun)
     # A cell may run twice (rerun): each copy gets a fresh id so the notebook stays valid.
-    copies = [{key: value for key, value in cell.items() if key != "id"} for _, _, cell in steps]
+    copies = [{**cell, "id": f"step-{n}"} for n, (_, _, cell) in enumerate(steps)]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in copies])
     notebook.metadata = read(exercise.path).metadata
     ran = []
