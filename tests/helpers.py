@@ -51,6 +51,21 @@ def other_loopback() -> str:
     return OTHER_LOOPBACK
 
 
+def raw_socket(host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> socket.socket:
+    """A plain TCP connection for writing MQTT bytes by hand (malformed packets included)."""
+    sock = socket.create_connection((host, port), timeout)
+    sock.settimeout(timeout)  # a guard only: tests wait for an answer or the close, never for silence
+    return sock
+
+
+def until_closed(sock: socket.socket) -> bytes:
+    """Everything the broker sends until it closes the connection (the close is the event waited on)."""
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    return data
+
+
 def round_trip(broker: BrokerHandle, **connect: Any) -> str:
     """Subscribe, publish "ping" at QoS 1 and return the payload that came back."""
     inbox = Inbox()

@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from typing import Any
 
@@ -808,6 +808,28 @@ def never_reading_subscriber(broker: BrokerHandle, topic_filter: str, qos: int) 
     return sleeper
 
 
+def growth_for_a_non_reader(
+    broker: BrokerHandle, clients: Any, raw: Any, topic: str, send: Callable[[socket.socket], None]
+) -> int:
+    """Bytes the broker's memory grew while ``send`` wrote QoS 0 messages for a subscriber that never reads.
+
+    A marker published after them ends the measurement: the broker routes one connection's messages in
+    order, so once the watcher has the marker, the broker has handled every message before it.
+    """
+    sleeper = never_reading_subscriber(broker, f"{topic}/#", 0)
+    watcher = clients(broker)
+    watcher.subscribe(f"{topic}/marker", 1)
+    process = broker_process(broker)
+    before = process.memory_info().rss
+    publisher = raw()
+    send(publisher.sock)
+    publisher.sock.sendall(mqtt_packet(0x32, mqtt_string(f"{topic}/marker".encode()) + b"\x00\x01" + b"done"))
+    assert [m.text for m in watcher.expect(timeout=60)] == ["done"]
+    grown = int(process.memory_info().rss - before)
+    sleeper.close()
+    return grown
+
+
 def test_qos0_flood_to_a_subscriber_that_never_reads_keeps_broker_memory_bounded(
     broker: BrokerHandle, clients: Any, raw: Any, topic: str
 ) -> None:
@@ -816,23 +838,15 @@ def test_qos0_flood_to_a_subscriber_that_never_reads_keeps_broker_memory_bounded
 
     The spec sets no limit; a broker a hostile learner can reach needs one.
     """
-    sleeper = never_reading_subscriber(broker, f"{topic}/#", 0)
-    watcher = clients(broker)
-    watcher.subscribe(f"{topic}/marker", 1)
-    process = broker_process(broker)
-    before = process.memory_info().rss
-    publisher = raw()
     flood = mqtt_packet(0x30, mqtt_string(f"{topic}/flood".encode()) + b"x" * FLOOD_PAYLOAD) * 64
-    ends = time.monotonic() + FLOOD_SECONDS
-    while time.monotonic() < ends:  # a flood of FLOOD_SECONDS, as fast as the broker reads
-        publisher.sock.sendall(flood)
-    # The broker routes one connection's messages in order: once the watcher has the marker that
-    # followed the flood, the broker has handled every flood message.
-    publisher.sock.sendall(mqtt_packet(0x32, mqtt_string(f"{topic}/marker".encode()) + b"\x00\x01" + b"done"))
-    assert [m.text for m in watcher.expect(timeout=60)] == ["done"]
-    grown = process.memory_info().rss - before
+
+    def send(publisher: socket.socket) -> None:
+        ends = time.monotonic() + FLOOD_SECONDS
+        while time.monotonic() < ends:  # a flood of FLOOD_SECONDS, as fast as the broker reads
+            publisher.sendall(flood)
+
+    grown = growth_for_a_non_reader(broker, clients, raw, topic, send)
     assert grown < RSS_GROWTH_LIMIT, f"the broker grew by {grown / 2**20:.0f} MB for a subscriber that never reads"
-    sleeper.close()
 
 
 BIG_PAYLOAD = 256 * 2**10
@@ -845,20 +859,14 @@ def test_large_messages_to_a_subscriber_that_never_reads_stay_within_the_byte_ca
 ) -> None:
     """Not a spec rule: 100 QoS 0 messages of 256 KiB to a client that never reads. The message cap
     alone (1,000) would let the broker hold all 25 MiB; amqtt_fixes.MAX_QUEUED_BYTES holds 4 MiB."""
-    sleeper = never_reading_subscriber(broker, f"{topic}/#", 0)
-    watcher = clients(broker)
-    watcher.subscribe(f"{topic}/marker", 1)
-    process = broker_process(broker)
-    before = process.memory_info().rss
-    publisher = raw()
     big = mqtt_packet(0x30, mqtt_string(f"{topic}/big".encode()) + b"x" * BIG_PAYLOAD)
-    for _ in range(BIG_COUNT):
-        publisher.sock.sendall(big)
-    publisher.sock.sendall(mqtt_packet(0x32, mqtt_string(f"{topic}/marker".encode()) + b"\x00\x01" + b"done"))
-    assert [m.text for m in watcher.expect(timeout=60)] == ["done"]  # every big message was routed before it
-    grown = process.memory_info().rss - before
+
+    def send(publisher: socket.socket) -> None:
+        for _ in range(BIG_COUNT):
+            publisher.sendall(big)
+
+    grown = growth_for_a_non_reader(broker, clients, raw, topic, send)
     assert grown < 12 * 2**20, f"the broker grew by {grown / 2**20:.0f} MB"  # 25 MiB unbounded; 4 MiB capped
-    sleeper.close()
 
 
 def test_a_qos1_subscriber_that_never_acknowledges_is_disconnected_at_the_cap(clients: Any, topic: str) -> None:

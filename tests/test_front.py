@@ -32,7 +32,7 @@ from mqtt_helpers._brokers.front import Limits, Throttle
 from mqtt_helpers._brokers.loop import BROKER_THREAD
 from mqtt_helpers._brokers.mqtt311 import MalformedPacket, encode_length
 from mqtt_helpers.handle import BrokerHandle, BrokerOptions
-from tests.helpers import TestClient, require
+from tests.helpers import TestClient, raw_socket, require, until_closed
 
 TIMEOUT = 10.0
 FUZZ_EXAMPLES = 300
@@ -56,16 +56,7 @@ CONNACK_OK = b"\x20\x02\x00\x00"
 
 
 def raw(host: str, port: int) -> socket.socket:
-    sock = socket.create_connection((host, port), TIMEOUT)
-    sock.settimeout(TIMEOUT)  # a guard: each test waits for an answer or the close
-    return sock
-
-
-def until_closed(sock: socket.socket) -> bytes:
-    data = b""
-    while chunk := sock.recv(4096):
-        data += chunk
-    return data
+    return raw_socket(host, port, TIMEOUT)
 
 
 # --- the codec, without I/O -------------------------------------------------------------------
