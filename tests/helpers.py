@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from mqtt_helpers import BrokerHandle, Inbox, close_client, connect_client, subscribe, wait_for
 from mqtt_helpers._brokers.mosquitto import mosquitto_binary
+from mqtt_helpers._brokers.mqtt311 import encode_length
 from mqtt_helpers._brokers.ports import accepts as accepts  # the package's probe, for the tests too
 from mqtt_helpers.client import set_nodelay
 from mqtt_helpers.handle import BrokerStartError
@@ -49,6 +50,17 @@ def other_loopback() -> str:
         if not accepts(OTHER_LOOPBACK, everywhere.getsockname()[1]):
             pytest.skip(f"{OTHER_LOOPBACK} does not reach this machine here; it cannot show a 127.0.0.1-only bind")
     return OTHER_LOOPBACK
+
+
+def string(value: bytes) -> bytes:
+    """An MQTT UTF-8 string field: two length bytes, then the bytes."""
+    return len(value).to_bytes(2, "big") + value
+
+
+def connect_packet(client_id: bytes, *, flags: int = 0x02, extra: bytes = b"", tail: bytes = b"") -> bytes:
+    """A CONNECT (keep-alive 60); ``extra`` follows the client id (will, user name...), ``tail`` is junk after it."""
+    body = string(b"MQTT") + bytes([4, flags]) + b"\x00\x3c" + string(client_id) + extra + tail
+    return bytes([0x10]) + encode_length(len(body)) + body
 
 
 def raw_socket(host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> socket.socket:

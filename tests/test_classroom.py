@@ -36,7 +36,7 @@ from mqtt_helpers._brokers.mqtt311 import Packet, encode_length
 from mqtt_helpers._brokers.namespace import Namespace
 from mqtt_helpers.classroom import Classroom
 from mqtt_helpers.handle import BrokerStartError
-from tests.helpers import TestClient, accepts, other_loopback, raw_socket, require, until_closed
+from tests.helpers import TestClient, accepts, connect_packet, other_loopback, raw_socket, require, string, until_closed
 
 TIMEOUT = 10.0  # 30 learners at once on a busy 2-core machine
 PASSWORD = "chalk"
@@ -686,16 +686,6 @@ def test_make_classroom_without_learners_says_how() -> None:
 
 
 # --- a hostile learner (issue 18): raw bytes from alice's port -----------------------------------
-
-
-def string(value: bytes) -> bytes:
-    return len(value).to_bytes(2, "big") + value
-
-
-def connect_packet(client_id: bytes, *, flags: int = 0x02, extra: bytes = b"", tail: bytes = b"") -> bytes:
-    """A CONNECT (keep-alive 60); ``extra`` follows the client id (will, user name...), ``tail`` is junk after it."""
-    body = string(b"MQTT") + bytes([4, flags]) + b"\x00\x3c" + string(client_id) + extra + tail
-    return bytes([0x10]) + encode_length(len(body)) + body
 
 
 def publish_packet(topic: bytes, payload: bytes, *, first: int = 0x30) -> bytes:

@@ -32,19 +32,10 @@ from mqtt_helpers._brokers.front import Limits, Throttle
 from mqtt_helpers._brokers.loop import BROKER_THREAD
 from mqtt_helpers._brokers.mqtt311 import MalformedPacket, encode_length
 from mqtt_helpers.handle import BrokerHandle, BrokerOptions
-from tests.helpers import TestClient, raw_socket, require, until_closed
+from tests.helpers import TestClient, connect_packet, raw_socket, require, string, until_closed
 
 TIMEOUT = 10.0
 FUZZ_EXAMPLES = 300
-
-
-def string(value: bytes) -> bytes:
-    return len(value).to_bytes(2, "big") + value
-
-
-def connect_packet(client_id: bytes, *, flags: int = 0x02, extra: bytes = b"") -> bytes:
-    body = string(b"MQTT") + bytes([4, flags]) + b"\x00\x3c" + string(client_id) + extra
-    return bytes([0x10]) + encode_length(len(body)) + body
 
 
 def with_login(client_id: bytes, user: bytes, password: bytes) -> bytes:
