@@ -174,9 +174,13 @@ class Lab:
 # Typed loosely: Playwright is imported only where it is installed (the suite skips or fails cleanly without it).
 
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
-# The state of a Run All in the visible notebook: "finished" once the kernel is idle (the status bar's "| Idle", as a
-# learner reads it) and every code cell has a number and none is queued or running ("[*]"); "stalled" while the kernel
-# is idle yet every cell still waits; the text of a dialog if JupyterLab asks something instead (a dead kernel, say).
+# How far Run All got in the visible notebook: "finished" once the kernel is idle (the status bar's "| Idle", as a
+# learner reads it), no cell is queued or running ("[*]") and the last code cell has its number. Not just "no cell
+# shows [*]": after any error, even in a cell tagged raises-exception that Run All runs past, JupyterLab clears the [*]
+# of every queued cell, and the kernel shows Idle for a moment between cells (4 times in one run of notebook 00), so a
+# run looked finished with cells still to come. "stopped: ..." is the same idle state with the last cell not run (Run
+# All stopped at an error, if it lasts); "stalled" while the kernel is idle yet every cell still waits; the text of a
+# dialog if JupyterLab asks something instead (a dead kernel, say).
 RUN_FINISHED = (
     """() => {
     const dialog = document.querySelector('.jp-Dialog');
@@ -187,11 +191,13 @@ RUN_FINISHED = (
     const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent);
     if (!idle || prompts.length === 0) return false;
     if (prompts.every(p => p.includes('*'))) return 'stalled';
-    return prompts.every(p => !p.includes('*')) && /\\d/.test(prompts[0]) && 'finished';
+    if (prompts.some(p => p.includes('*'))) return false;
+    return /\\d/.test(prompts[prompts.length - 1]) ? 'finished' : 'stopped: ' + prompts.join(' ');
 }"""
     % NOTEBOOK
 )
 STALL_SECONDS = 20.0  # every cell queued, the kernel idle: the run requests never reached the kernel
+STOP_SECONDS = 5.0  # kernel idle, no cell queued, the last cell not run: Run All stopped at an error
 
 
 # What a stuck Run All looks like: the kernel's state and the cells still queued or running.
@@ -261,21 +267,27 @@ def menu(page: Any, top: str, item: str) -> None:
 
 
 def clear_and_run_all(page: Any, timeout: float = RUN_ALL_TIMEOUT) -> None:
-    """Edit > Clear Outputs of All Cells, Run > Run All Cells, then wait until every cell ran and the kernel is idle.
+    """Edit > Clear Outputs of All Cells, Run > Run All Cells, then wait until the last cell ran and the kernel is idle.
 
+    Returns early when Run All stopped (an untagged error): the same idle state without progress for STOP_SECONDS.
     Rarely, on a busy machine, JupyterLab marks every cell queued while its kernel stays idle: the requests went to a
     kernel connection that was being replaced. A learner presses Run All again, and so does this, once.
     """
     menu(page, "Edit", "Clear Outputs of All Cells")
     menu(page, "Run", "Run All Cells")
-    deadline, stalled_since, retried = time.monotonic() + timeout, None, False
+    deadline, retried = time.monotonic() + timeout, False
+    unchanged: tuple[object, float] = (None, time.monotonic())  # the last state seen and since when
     while (outcome := page.evaluate(RUN_FINISHED)) != "finished":
         if isinstance(outcome, str) and outcome.startswith("dialog"):
             raise RuntimeError(f"Run All did not finish: JupyterLab shows a {outcome}")
-        stalled_since = (stalled_since or time.monotonic()) if outcome == "stalled" else None
-        if stalled_since and time.monotonic() - stalled_since > STALL_SECONDS and not retried:
+        if outcome != unchanged[0]:
+            unchanged = (outcome, time.monotonic())
+        lasted = time.monotonic() - unchanged[1]
+        if outcome == "stalled" and lasted > STALL_SECONDS and not retried:
             menu(page, "Run", "Run All Cells")
-            stalled_since, retried = None, True
+            unchanged, retried = (None, time.monotonic()), True
+        if isinstance(outcome, str) and outcome.startswith("stopped") and lasted > STOP_SECONDS:
+            return  # the caller reads the saved notebook to say which cells never ran and why
         if time.monotonic() > deadline:
             raise TimeoutError(f"Run All did not finish within {timeout:.0f} s: {page.evaluate(RUN_STATE)}")
         time.sleep(0.25)  # polling the page: JupyterLab offers no event to wait on from here
