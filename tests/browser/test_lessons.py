@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 
 from mqtt_helpers._series import lessons
 from tests.browser.conftest import notebook_id
-import nbformat
-
 from tests.browser.driver import ROOT, Lab, clear_and_run_all, open_notebook, save
 
 LESSONS = lessons()
