@@ -7,7 +7,8 @@ needs more than that; these tests show that both brokers of the series give it, 
 - notebook 09: a SUBACK comes before the PUBACK of a QoS 1 PUBLISH sent after the SUBSCRIBE on one connection,
   also when both packets arrive in one TCP segment;
 - notebook 09: once a client has the PUBCOMP of its own QoS 2 message and then a marker's PUBACK, a QoS 0 or 1
-  copy of that message has reached it (amqtt sends the PUBCOMP before the copy);
+  copy of that message has reached it (amqtt sends the PUBCOMP before the copy; a QoS 2 copy may still be in
+  its own handshake then: on amqtt 18 of 100 rounds, which is why notebook 09 says so);
 - notebook 07: over TLS, one publisher's messages reach a subscriber in the order they were sent, across topics
   and QoS levels (the probe after "top secret").
 """
