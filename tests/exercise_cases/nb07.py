@@ -103,6 +103,25 @@ EXERCISES = [
                 "secure = EventClient('secure', topics=[('exercise/secure', 1)])\n"
                 "secure.tls_set(ca_certs=tls_broker.ca_file)\n"
             ),
+            "no topics: connects but never subscribes": (
+                "secure = EventClient('secure')\n"
+                "secure.tls_set(ca_certs=tls_broker.ca_file)\n"
+                "secure.connect(tls_broker.host, tls_broker.tls_port)\n"
+                "secure.loop_start()\n"
+                "secure.ready.wait(5)\n"
+            ),
+            "a typo in the topic": (
+                "secure = EventClient('secure', topics=[('exercise/secret', 1)])\n"
+                "secure.tls_set(ca_certs=tls_broker.ca_file)\n"
+                "secure.connect(tls_broker.host, tls_broker.tls_port)\n"
+                "secure.loop_start()\n"
+                "secure.ready.wait(5)\n"
+            ),
+            "connects but never starts its loop": (
+                "secure = EventClient('secure', topics=[('exercise/secure', 1)])\n"
+                "secure.tls_set(ca_certs=tls_broker.ca_file)\n"
+                "secure.connect(tls_broker.host, tls_broker.tls_port)\n"
+            ),
             "subscribes at QoS 0": (
                 "secure = EventClient('secure', topics=[('exercise/secure', 0)])\n"
                 "secure.tls_set(ca_certs=tls_broker.ca_file)\n"

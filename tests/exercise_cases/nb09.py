@@ -23,6 +23,15 @@ EXERCISES = [
                 "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
                 '    client.subscribe("exercise/survivor", qos=2)\n'
             ),
+            "never subscribes (only prints)": (
+                "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
+                '    print("connected:", reason_code)\n'
+            ),
+            "subscribes only when the broker kept a session": (
+                "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
+                "    if flags.session_present:\n"
+                '        client.subscribe("exercise/survivor", qos=1)\n'
+            ),
             "the VERSION1 signature (paho 1.x)": (
                 "def survivor_on_connect(client, userdata, flags, rc):\n"
                 '    client.subscribe("exercise/survivor", qos=1)\n'
