@@ -9,8 +9,13 @@ needs more than that; these tests show that both brokers of the series give it, 
 - notebook 09: once a client has the PUBCOMP of its own QoS 2 message and then a marker's PUBACK, a QoS 0 or 1
   copy of that message has reached it (amqtt sends the PUBCOMP before the copy; a QoS 2 copy may still be in
   its own handshake then: on amqtt 18 of 100 rounds, which is why notebook 09 says so);
-- notebook 07: over TLS, one publisher's messages reach a subscriber in the order they were sent, across topics
-  and QoS levels (the probe after "top secret").
+- notebook 07: over TLS, one publisher's QoS 1 messages reach a subscriber in the order they were sent, across
+  topics, delivered at QoS 0 or 1 (the probe after "top secret"; a QoS 2 message is forwarded only at its PUBREL,
+  so a later probe can overtake it: not tested, not relied on);
+- notebook 09: over plain TCP, one client's QoS 1 messages reach another client in that order, across topics
+  (the probe after the kitchen message);
+- notebook 09: a SUBSCRIBE and a QoS 1 PUBLISH to the same topic in one TCP segment: the client gets its own
+  copy, so the subscription was in before the PUBLISH was routed (`loyal` receives what it wrote offline).
 """
 
 from __future__ import annotations
@@ -107,3 +112,50 @@ def test_tls_order_across_topics_and_qos(broker_kind: str, granted: int) -> None
                 assert topics == ["exercise/secure", "probe/secure"], f"round {n}: {topics}"
         finally:
             close_client(client)
+
+
+@pytest.mark.parametrize("granted", [0, 1])
+def test_order_across_topics_between_two_clients(broker: BrokerHandle, granted: int) -> None:
+    """Notebook 09's probe: `pub` publishes the kitchen message, then the probe, both at QoS 1; another client,
+    subscribed to both topics over plain TCP, gets them in that order."""
+    messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2, "order-listener")
+    listener.on_message = lambda c, u, message: messages.put(message)
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, "order-publisher")
+    for client in (listener, publisher):
+        client.connect(broker.host, broker.port)
+        client.loop_start()
+    try:
+        wait_for(lambda: listener.is_connected() and publisher.is_connected(), 5, what="both CONNACKs")
+        subscribe(listener, "rooms/kitchen", qos=granted)
+        subscribe(listener, "probe/deaf09", qos=1)
+        for n in range(ROUNDS):
+            publisher.publish("rooms/kitchen", str(n), qos=1)
+            publisher.publish("probe/deaf09", str(n), qos=1)
+            got = [messages.get(timeout=5), messages.get(timeout=5)]
+            assert [(m.topic, m.payload) for m in got] == [
+                ("rooms/kitchen", str(n).encode()),
+                ("probe/deaf09", str(n).encode()),
+            ], f"round {n}"
+    finally:
+        close_client(listener)
+        close_client(publisher)
+
+
+def test_subscription_is_in_before_a_publish_that_follows_it(broker: BrokerHandle) -> None:
+    """Notebook 09's `loyal`: a SUBSCRIBE and a QoS 1 PUBLISH to the same topic in one TCP segment; the broker adds
+    the subscription first, so the client gets its own message back."""
+    subscribe_packet = b"\x82" + bytes([2 + 2 + 3 + 1]) + b"\x00\x01" + string(b"a/b") + b"\x01"
+    body = string(b"a/b") + b"\x00\x02" + b"m"
+    publish_packet = b"\x32" + bytes([len(body)]) + body
+    for n in range(ROUNDS):
+        with raw_socket(broker.host, broker.port) as sock:
+            sock.sendall(connect_packet(f"own{n % 3}".encode()))  # clean session: nothing left from the round before
+            assert _read_packets(sock, 1)[0][:1] == b"\x20"
+            sock.sendall(subscribe_packet + publish_packet)  # one write: one segment on loopback
+            packets = _read_packets(sock, 3)  # SUBACK, PUBACK and the copy, in an order no test here relies on
+            kinds = sorted(packet[0] & 0xF0 for packet in packets)
+            assert kinds == [0x30, 0x40, 0x90], f"round {n}: {[packet.hex() for packet in packets]}"
+            copy = next(packet for packet in packets if packet[0] & 0xF0 == 0x30)
+            assert (copy[2:7], copy[9:]) == (string(b"a/b"), b"m"), f"round {n}: {copy.hex()}"  # topic, payload
+            sock.sendall(b"\xe0\x00")

@@ -141,6 +141,16 @@ EXERCISES = [
                 "if not secure.ready.wait(5):\n"
                 "    print('not ready yet')\n"
             ),
+            "the official answer, then one test publish of the learner's own at QoS 0": (
+                "if 'secure' in globals():\n"
+                "    mqtt_helpers.close_client(secure)\n"
+                "secure = EventClient('secure', topics=[('exercise/secure', 1)])\n"
+                "secure.tls_set(ca_certs=tls_broker.ca_file)\n"
+                "secure.connect(tls_broker.host, tls_broker.tls_port)\n"
+                "secure.loop_start()\n"
+                "print('secure is ready:', secure.ready.wait(5))\n"
+                "secure.publish('exercise/secure', 'testing my client')\n"
+            ),
         },
     },
 ]
