@@ -154,7 +154,9 @@ def test_gate_will_and_on_connect_publish_come_before_its_markers(broker: Broker
             assert b"online" in settle("start"), f"round {n}: 'online' came after the markers"
             assert _retained(broker, status) == [(b"online", 1)], f"round {n}"
             gate.loop_stop()
-            gate.socket().shutdown(socket.SHUT_RDWR)
+            sock = gate.socket()
+            assert isinstance(sock, socket.socket), f"round {n}: gate has no TCP socket"
+            sock.shutdown(socket.SHUT_RDWR)  # gone without a DISCONNECT: the will is due
             gate.on_connect = None
             gate.reconnect()
             gate.loop_start()
