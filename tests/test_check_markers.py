@@ -1,4 +1,4 @@
-"""The broker orderings that the self-checks of notebooks 07 and 09 rely on to answer at once.
+"""The broker orderings that the self-checks of notebooks 06, 07 and 09 rely on to answer at once.
 
 MQTT 3.1.1 orders only PUBLISH packets and their acknowledgements (section 4.6), per topic and QoS
 ([MQTT-4.6.0-6]). The checks prove that something did NOT happen by round-tripping a marker after it, which
@@ -15,7 +15,12 @@ needs more than that; these tests show that both brokers of the series give it, 
 - notebook 09: over plain TCP, one client's QoS 1 messages reach another client in that order, across topics
   (the probe after the kitchen message);
 - notebook 09: a SUBSCRIBE and a QoS 1 PUBLISH to the same topic in one TCP segment: the client gets its own
-  copy, so the subscription was in before the PUBLISH was routed (`loyal` receives what it wrote offline).
+  copy, so the subscription was in before the PUBLISH was routed (`loyal` receives what it wrote offline);
+- notebook 06, exercise 1: once a client's second QoS 1 marker is back (sent after paho handled the first one's
+  PUBACK, so after on_connect returned), what on_connect published, and the will of the client's previous, broken
+  connection, have reached a watcher and the retained store;
+- notebook 06, exercise 2: a client's own message on alerts/sync (granted QoS 0 or 1) reaches it before the QoS 1
+  marker it publishes next on another topic.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt_helpers import BrokerHandle, close_client, start_broker, subscribe, wait_for
+from mqtt_helpers import BrokerHandle, Inbox, close_client, connect_client, start_broker, subscribe, wait_for
 from tests.helpers import connect_packet, raw_socket, string
 
 ROUNDS = 40
@@ -159,3 +164,76 @@ def test_subscription_is_in_before_a_publish_that_follows_it(broker: BrokerHandl
             copy = next(packet for packet in packets if packet[0] & 0xF0 == 0x30)
             assert (copy[2:7], copy[9:]) == (string(b"a/b"), b"m"), f"round {n}: {copy.hex()}"  # topic, payload
             sock.sendall(b"\xe0\x00")
+
+
+def _retained(broker: BrokerHandle, topic: str) -> list[tuple[bytes, int]]:
+    """What a new subscriber to `topic` finds retained there, once its own marker on another topic is back."""
+    inbox = Inbox()
+    looker = connect_client(broker, "gate-look", inbox=inbox)
+    try:
+        subscribe(looker, [(topic, 1), ("sync/gate-look", 1)])
+        looker.publish("sync/gate-look", "marker", qos=1)
+        inbox.wait(1, topic="sync/gate-look", timeout=5)
+        return [(bytes(m.payload), m.qos) for m in inbox.drain(topic) if m.retain]
+    finally:
+        close_client(looker)
+
+
+def test_gate_will_and_on_connect_publish_come_before_its_markers(broker: BrokerHandle) -> None:
+    """Notebook 06, exercise 1: after gate's two QoS 1 markers (the second sent once the first's PUBACK was
+    handled, so after on_connect returned), what on_connect published and the will of gate's broken connection
+    have reached a watcher and the retained store. Per-topic order is the spec's; the rest is the brokers'."""
+    status = "garden/gate/status"
+    inbox = Inbox()
+    watcher = connect_client(broker, "gate-watcher", inbox=inbox)
+    subscribe(watcher, "garden/gate/#", qos=1)
+    gate = mqtt.Client(CallbackAPIVersion.VERSION2, "gate06")
+    gate.will_set(status, "offline", qos=1, retain=True)
+    online = lambda client, *args: client.publish(status, "online", qos=1, retain=True)  # noqa: E731
+
+    def settle(step: str) -> list[bytes]:
+        wait_for(gate.is_connected, 5, what="gate's CONNACK")
+        gate.publish(f"garden/gate/sync-{step}", qos=1).wait_for_publish(timeout=5)
+        gate.publish(f"garden/gate/sync-{step}", qos=1)
+        inbox.wait(2, topic=f"garden/gate/sync-{step}", timeout=5)
+        return [bytes(m.payload) for m in inbox.drain(status)]
+
+    try:
+        for n in range(ROUNDS):
+            gate.on_connect = online
+            gate.connect(broker.host, broker.port)
+            gate.loop_start()
+            assert b"online" in settle("start"), f"round {n}: 'online' came after the markers"
+            assert _retained(broker, status) == [(b"online", 1)], f"round {n}"
+            gate.loop_stop()
+            sock = gate.socket()
+            assert isinstance(sock, socket.socket), f"round {n}: gate has no TCP socket"
+            sock.shutdown(socket.SHUT_RDWR)  # gone without a DISCONNECT: the will is due
+            gate.on_connect = None
+            gate.reconnect()
+            gate.loop_start()
+            assert settle("gone") == [b"offline"], f"round {n}: the will came after the new connection's markers"
+            assert _retained(broker, status) == [(b"offline", 1)], f"round {n}"
+            gate.disconnect()
+            gate.loop_stop()
+    finally:
+        close_client(gate)
+        close_client(watcher)
+
+
+@pytest.mark.parametrize("granted", [0, 1])
+def test_own_sentinel_before_own_marker_on_another_topic(broker: BrokerHandle, granted: int) -> None:
+    """Notebook 06, exercise 2: the owl's sentinel on alerts/sync (granted QoS 0 or 1) reaches it before the
+    QoS 1 marker it publishes next on owl-check, a topic the spec does not order it with."""
+    inbox = Inbox()
+    owl = connect_client(broker, "night-owl-order", inbox=inbox)
+    try:
+        subscribe(owl, "alerts/#", qos=granted)
+        subscribe(owl, "owl-check", qos=1)
+        for n in range(ROUNDS):
+            owl.publish("alerts/sync", str(n), qos=1)
+            owl.publish("owl-check", str(n), qos=1)
+            topics = [m.topic for m in inbox.wait(2, timeout=5)]
+            assert topics == ["alerts/sync", "owl-check"], f"round {n}: {topics}"
+    finally:
+        close_client(owl)

@@ -47,6 +47,12 @@ EXERCISES = [
                 "gate.connect(broker.host, broker.port)\n"
                 "gate.loop_start()\n"
             ),
+            "the will on garden/gate, not garden/gate/status": _GATE.format(**_RIGHT).replace(
+                "will_set('garden/gate/status'", "will_set('garden/gate'"
+            ),
+            "online published to garden/gate/online": _GATE.format(**_RIGHT).replace(
+                "publish('garden/gate/status'", "publish('garden/gate/online'"
+            ),
         },
         "right": {
             "a subclass with keyword arguments and bytes payloads": (
@@ -75,6 +81,7 @@ EXERCISES = [
             "subscribes to alerts/smoke only (the sentinel on alerts/sync never returns)": _OWL.format(
                 **_OWL_RIGHT
             ).replace("'alerts/#'", "'alerts/smoke'"),
+            "subscribes to 'alerts' without a wildcard": _OWL.format(**_OWL_RIGHT).replace("'alerts/#'", "'alerts'"),
             "clean_session=False with a new client id each time": _OWL.format(**_OWL_RIGHT).replace(
                 "'night-owl'", "mqtt_helpers.unique_client_id('night-owl')"
             ),

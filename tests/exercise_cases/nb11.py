@@ -88,6 +88,18 @@ EXERCISES = [
                 'echo_free.publish("exercise/chat", "echo_free joined", properties=expiring(60))\n'
                 'wait(echo_free, "PUBACK")\n'
             ),
+            "says it joined, then leaves (disconnect)": (
+                'echo_free.subscribe("exercise/chat", options=SubscribeOptions(qos=1, noLocal=True))\n'
+                'wait(echo_free, "SUBACK")\n'
+                'echo_free.publish("exercise/chat", "echo_free joined", qos=1, properties=expiring(60))\n'
+                'wait(echo_free, "PUBACK")\n'
+                "echo_free.disconnect()\n"
+            ),
+            "a new echo_free client that never connects": (
+                'echo_free = new_v5_client("echo-free")\n'
+                'echo_free.subscribe("exercise/chat", options=SubscribeOptions(qos=1, noLocal=True))\n'
+                'echo_free.publish("exercise/chat", "echo_free joined", qos=1, properties=expiring(60))\n'
+            ),
             "subscribes, but never says it joined": (
                 'echo_free.subscribe("exercise/chat", options=SubscribeOptions(qos=1, noLocal=True))\n'
                 'wait(echo_free, "SUBACK")\n'

@@ -167,6 +167,28 @@ EXERCISES = [
                 "        if isinstance(temperature, (int, float)):\n"
                 "            temperatures.append(temperature)\n"
             ),
+            "a broad except swallows None's AttributeError: never stops": (
+                "def worker(jobs, temperatures):\n"
+                "    while True:\n"
+                "        message = jobs.get()\n"
+                "        try:\n"
+                '            temperature = json.loads(message.payload)["temperature"]\n'
+                "        except Exception:\n"
+                "            continue\n"
+                "        if isinstance(temperature, (int, float)):\n"
+                "            temperatures.append(temperature)\n"
+            ),
+            "polls with get(timeout=1), never stops on None": (
+                "def worker(jobs, temperatures):\n"
+                "    while True:\n"
+                "        try:\n"
+                "            message = jobs.get(timeout=1)\n"
+                '            temperature = json.loads(message.payload)["temperature"]\n'
+                "        except (queue.Empty, AttributeError, ValueError, KeyError, TypeError):\n"
+                "            continue\n"
+                "        if isinstance(temperature, (int, float)):\n"
+                "            temperatures.append(temperature)\n"
+            ),
             "handles one message, not a loop": (
                 "def worker(jobs, temperatures):\n"
                 "    message = jobs.get()\n"
