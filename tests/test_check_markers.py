@@ -1,4 +1,4 @@
-"""The broker orderings that the self-checks of notebooks 07 and 09 rely on to answer at once.
+"""The broker orderings that the self-checks of notebooks 00, 07 and 09 rely on to answer at once.
 
 MQTT 3.1.1 orders only PUBLISH packets and their acknowledgements (section 4.6), per topic and QoS
 ([MQTT-4.6.0-6]). The checks prove that something did NOT happen by round-tripping a marker after it, which
@@ -11,6 +11,8 @@ needs more than that; these tests show that both brokers of the series give it, 
   its own handshake then: on amqtt 18 of 100 rounds, which is why notebook 09 says so);
 - notebook 07: over TLS, one publisher's messages reach a subscriber in the order they were sent, across topics
   and QoS levels (the probe after "top secret").
+- notebook 00: a marker sent after a message on the same topic at the same QoS is logged by the subscriber's
+  on_log only after its on_message has had the message (the spec's order plus paho's one-at-a-time handling).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mqtt_helpers import BrokerHandle, close_client, start_broker, subscribe, wa
 from tests.helpers import connect_packet, raw_socket, string
 
 ROUNDS = 40
+MARKER_ROUNDS = 300
 
 
 def _read_packets(sock: socket.socket, count: int) -> list[bytes]:
@@ -107,3 +110,35 @@ def test_tls_order_across_topics_and_qos(broker_kind: str, granted: int) -> None
                 assert topics == ["exercise/secure", "probe/secure"], f"round {n}: {topics}"
         finally:
             close_client(client)
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+def test_marker_logged_after_on_message_had_the_message(broker: BrokerHandle, qos: int) -> None:
+    """Notebook 00: once the subscriber's on_log shows the marker, its on_message has had the message before it.
+
+    The spec orders one client's messages on one topic at one QoS ([MQTT-4.6.0-6]); paho's network thread logs
+    a received PUBLISH, then calls on_message, one message at a time. This shows both together, on both brokers.
+    """
+    marker = "a marker from the self-check"
+    lines: list[str] = []
+    payloads: list[str] = []
+    subscriber = mqtt.Client(CallbackAPIVersion.VERSION2, "marker-subscriber")
+    subscriber.on_log = lambda c, u, level, buf: lines.append(buf)
+    subscriber.on_message = lambda c, u, message: payloads.append(message.payload.decode())
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, "marker-publisher")
+    try:
+        for client in (subscriber, publisher):
+            client.connect(broker.host, broker.port)
+            client.loop_start()
+            wait_for(client.is_connected, 5, what="the CONNACK")
+        subscribe(subscriber, "house/marker", qos=qos)
+        ends = f"'house/marker', ...  ({len(marker)} bytes)"
+        for n in range(MARKER_ROUNDS):
+            start = len(lines)
+            publisher.publish("house/marker", str(n), qos=qos)
+            publisher.publish("house/marker", marker, qos=qos)
+            wait_for(lambda: any(line.endswith(ends) for line in lines[start:]), 5, what=f"marker {n}")  # noqa: B023
+            assert str(n) in payloads, f"round {n}: the marker was logged before on_message had {n}"
+    finally:
+        close_client(subscriber)
+        close_client(publisher)
