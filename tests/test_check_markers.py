@@ -1,13 +1,13 @@
-"""The broker orderings that the self-checks of notebooks 00, 07 and 09 rely on to answer at once.
+"""The broker orderings that the self-checks of notebooks 00, 03, 04, 07 and 09 rely on to answer at once.
 
 MQTT 3.1.1 orders only PUBLISH packets and their acknowledgements (section 4.6), per topic and QoS
 ([MQTT-4.6.0-6]). The checks prove that something did NOT happen by round-tripping a marker after it, which
 needs more than that; these tests show that both brokers of the series give it, in bounded repeated rounds:
 
-- notebook 09: a SUBACK comes before the PUBACK of a QoS 1 PUBLISH sent after the SUBSCRIBE on one connection,
-  also when both packets arrive in one TCP segment;
-- notebook 09: once a client has the PUBCOMP of its own QoS 2 message and then a marker's PUBACK, a QoS 0 or 1
-  copy of that message has reached it (amqtt sends the PUBCOMP before the copy; a QoS 2 copy may still be in
+- notebooks 03, 04 and 09: a SUBACK comes before the PUBACK of a QoS 1 PUBLISH sent after the SUBSCRIBE on one
+  connection, also when both packets arrive in one TCP segment;
+- notebooks 04 and 09: once a client has the PUBCOMP of its own QoS 2 message and then a marker's PUBACK, a QoS 0
+  or 1 copy of that message has reached it (amqtt sends the PUBCOMP before the copy; a QoS 2 copy may still be in
   its own handshake then: on amqtt 18 of 100 rounds, which is why notebook 09 says so);
 - notebook 07: over TLS, one publisher's messages reach a subscriber in the order they were sent, across topics
   and QoS levels (the probe after "top secret").
