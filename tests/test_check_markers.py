@@ -1,13 +1,13 @@
-"""The broker orderings that the self-checks of notebooks 00, 03, 04, 06, 07 and 09 rely on to answer at once.
+"""The broker orderings that the self-checks of notebooks 06, 07 and 09 rely on to answer at once.
 
-Section 4.6 of MQTT 3.1.1 orders only PUBLISH packets and their acknowledgements, per topic and QoS
+MQTT 3.1.1 orders only PUBLISH packets and their acknowledgements (section 4.6), per topic and QoS
 ([MQTT-4.6.0-6]). The checks prove that something did NOT happen by round-tripping a marker after it, which
 needs more than that; these tests show that both brokers of the series give it, in bounded repeated rounds:
 
-- notebooks 03, 04 and 09: a SUBACK comes before the PUBACK of a QoS 1 PUBLISH sent after the SUBSCRIBE on one
-  connection, also when both packets arrive in one TCP segment;
-- notebooks 04 and 09: once a client has the PUBCOMP of its own QoS 2 message and then a marker's PUBACK, a QoS 0
-  or 1 copy of that message has reached it (amqtt sends the PUBCOMP before the copy; a QoS 2 copy may still be in
+- notebook 09: a SUBACK comes before the PUBACK of a QoS 1 PUBLISH sent after the SUBSCRIBE on one connection,
+  also when both packets arrive in one TCP segment;
+- notebook 09: once a client has the PUBCOMP of its own QoS 2 message and then a marker's PUBACK, a QoS 0 or 1
+  copy of that message has reached it (amqtt sends the PUBCOMP before the copy; a QoS 2 copy may still be in
   its own handshake then: on amqtt 18 of 100 rounds, which is why notebook 09 says so);
 - notebook 07: over TLS, one publisher's QoS 1 messages reach a subscriber in the order they were sent, across
   topics, delivered at QoS 0 or 1 (the probe after "top secret"; a QoS 2 message is forwarded only at its PUBREL,
@@ -20,9 +20,7 @@ needs more than that; these tests show that both brokers of the series give it, 
   PUBACK, so after on_connect returned), what on_connect published, and the will of the client's previous, broken
   connection, have reached a watcher and the retained store;
 - notebook 06, exercise 2: a client's own message on alerts/sync (granted QoS 0 or 1) reaches it before the QoS 1
-  marker it publishes next on another topic;
-- notebook 00: a marker sent after a message on the same topic at the same QoS is logged by the subscriber's
-  on_log only after its on_message has had the message (the spec's order plus paho's one-at-a-time handling).
+  marker it publishes next on another topic.
 """
 
 from __future__ import annotations
@@ -40,7 +38,6 @@ from mqtt_helpers import BrokerHandle, Inbox, close_client, connect_client, star
 from tests.helpers import connect_packet, raw_socket, string
 
 ROUNDS = 40
-MARKER_ROUNDS = 300
 
 
 def _read_packets(sock: socket.socket, count: int) -> list[bytes]:
@@ -240,35 +237,3 @@ def test_own_sentinel_before_own_marker_on_another_topic(broker: BrokerHandle, g
             assert topics == ["alerts/sync", "owl-check"], f"round {n}: {topics}"
     finally:
         close_client(owl)
-
-
-@pytest.mark.parametrize("qos", [0, 1])
-def test_marker_logged_after_on_message_had_the_message(broker: BrokerHandle, qos: int) -> None:
-    """Notebook 00: once the subscriber's on_log shows the marker, its on_message has had the message before it.
-
-    The spec orders one client's messages on one topic at one QoS ([MQTT-4.6.0-6]); paho's network thread logs
-    a received PUBLISH, then calls on_message, one message at a time. This shows both together, on both brokers.
-    """
-    marker = "a marker from the self-check"
-    lines: list[str] = []
-    payloads: list[str] = []
-    subscriber = mqtt.Client(CallbackAPIVersion.VERSION2, "marker-subscriber")
-    subscriber.on_log = lambda c, u, level, buf: lines.append(buf)
-    subscriber.on_message = lambda c, u, message: payloads.append(message.payload.decode())
-    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, "marker-publisher")
-    try:
-        for client in (subscriber, publisher):
-            client.connect(broker.host, broker.port)
-            client.loop_start()
-            wait_for(client.is_connected, 5, what="the CONNACK")
-        subscribe(subscriber, "house/marker", qos=qos)
-        ends = f"'house/marker', ...  ({len(marker)} bytes)"
-        for n in range(MARKER_ROUNDS):
-            start = len(lines)
-            publisher.publish("house/marker", str(n), qos=qos)
-            publisher.publish("house/marker", marker, qos=qos)
-            wait_for(lambda: any(line.endswith(ends) for line in lines[start:]), 5, what=f"marker {n}")  # noqa: B023
-            assert str(n) in payloads, f"round {n}: the marker was logged before on_message had {n}"
-    finally:
-        close_client(subscriber)
-        close_client(publisher)

@@ -39,13 +39,6 @@ EXERCISES = [
                 "bulb_ready.wait(5)\n"
                 'switch.publish("house/main-light", "ON").wait_for_publish(timeout=5)\n'
             ),
-            "bulb given the first example's on_message (it records into received)": (
-                "bulb.on_message = on_message\n"
-                "bulb_ready.clear()\n"
-                'bulb.subscribe("house/main-light")\n'
-                "bulb_ready.wait(5)\n"
-                'switch.publish("house/main-light", "ON").wait_for_publish(timeout=5)\n'
-            ),
         },
         "right": {
             "a list of (topic, qos), wait_for on the event, no wait_for_publish": (
@@ -71,19 +64,6 @@ EXERCISES = [
             )
             + 'kitchen.subscribe("house/kitchen/light")\nkitchen_ready.wait(5)\n'
             + 'switch.publish("house/kitchen/light", "DIM").wait_for_publish(timeout=5)\n',
-            "on_message stores the message object, not (topic, text)": KITCHEN.replace(
-                "append((message.topic, message.payload.decode()))", "append(message)"
-            )
-            + 'kitchen.subscribe("house/kitchen/light")\nkitchen_ready.wait(5)\n'
-            + 'switch.publish("house/kitchen/light", "DIM").wait_for_publish(timeout=5)\n',
-            "never attaches on_message": "\n".join(line for line in KITCHEN.split("\n") if "on_message" not in line)
-            + 'kitchen.subscribe("house/kitchen/light")\nkitchen_ready.wait(5)\n'
-            + 'switch.publish("house/kitchen/light", "DIM").wait_for_publish(timeout=5)\n',
-            "append() given two arguments: on_message raises": KITCHEN.replace(
-                "append((message.topic, message.payload.decode()))", "append(message.topic, message.payload.decode())"
-            )
-            + 'kitchen.subscribe("house/kitchen/light")\nkitchen_ready.wait(5)\n'
-            + 'switch.publish("house/kitchen/light", "DIM").wait_for_publish(timeout=5)\n',
         },
         "right": {
             "def callbacks, subscribe before loop_start, wait_for on the event": (
@@ -102,12 +82,6 @@ EXERCISES = [
                 "mqtt_helpers.wait_for(kitchen_ready, 5)\n"
                 'switch.publish("house/kitchen/light", "DIM")\n'
             ),
-            "QoS 1 subscription and QoS 1 publish": KITCHEN
-            + 'kitchen.subscribe("house/kitchen/light", qos=1)\nkitchen_ready.wait(5)\n'
-            + 'switch.publish("house/kitchen/light", "DIM", qos=1).wait_for_publish(timeout=5)\n',
-            "QoS 2 subscription and QoS 2 publish": KITCHEN
-            + 'kitchen.subscribe("house/kitchen/light", qos=2)\nkitchen_ready.wait(5)\n'
-            + 'switch.publish("house/kitchen/light", "DIM", qos=2)\n',
         },
     },
 ]

@@ -62,16 +62,6 @@ EXERCISES = [
                 "def kitchen_on_connect(client, userdata, flags, rc):\n"
                 "    if rc == 0:\n        kitchen_ready.set()\n\n\n" + UNIQUE + START
             ),
-            "the test inverted: sets kitchen_ready only on a failure": ON_SUCCESS.replace(
-                "reason_code == 0", "reason_code.is_failure"
-            )
-            + UNIQUE
-            + START,
-            "compares with the notes' text 'Connection successful'": ON_SUCCESS.replace(
-                "reason_code == 0", 'str(reason_code) == "Connection successful"'
-            )
-            + UNIQUE
-            + START,
             "no loop_start": ON_SUCCESS
             + UNIQUE
             + "kitchen.on_connect = kitchen_on_connect\nkitchen.connect(broker.host, broker.port)\n",

@@ -48,8 +48,6 @@ EXERCISES = [
             "a paho 1.x on_connect with four arguments": KITCHEN.replace("FILTER", '"house/kitchen/#"').replace(
                 "flags, reason_code, properties", "flags, rc"
             ),
-            "only the fridge: house/kitchen/fridge/#": KITCHEN.replace("FILTER", '"house/kitchen/fridge/#"'),
-            "a typo in the filter: house/kitchn/#": KITCHEN.replace("FILTER", '"house/kitchn/#"'),
         },
         "right": {
             "a (filter, qos) tuple at QoS 1, in a lambda": (
@@ -77,8 +75,6 @@ EXERCISES = [
             "the whole topic instead of the room": thermostat(room="message.topic"),
             "temperatures from house/# (every message)": thermostat(temps='"house/#"'),
             "forgets the setpoints": thermostat().replace(', ("house/+/setpoint", 0)', ""),
-            "int() instead of float(): the handler raises on 12.5": thermostat(value="int(message.payload)"),
-            "the temperature handler on a misspelt filter": thermostat(temps='"house/+/temperature"'),
             "subscribes to house/#: follows deeper topics too": thermostat().replace(
                 '[("house/+/temp", 0), ("house/+/setpoint", 0)]', '"house/#"'
             ),

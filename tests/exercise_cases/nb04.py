@@ -85,37 +85,6 @@ EXERCISES = [
                 "listener.connect(broker.host, broker.port)\n"
                 "listener.loop_start()\n"
             ),
-            "subscribes to a misspelt topic": (
-                "def on_connect(client, userdata, flags, reason_code, properties):\n"
-                "    client.subscribe('study/answers', qos=1)\n"
-                "listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, 'listener04')\n"
-                "listener.on_connect = on_connect\n"
-                "listener.on_subscribe = lambda client, userdata, mid, codes, properties: listening.set()\n"
-                "listener.on_message = lambda client, userdata, message: answers.put(message.payload.decode())\n"
-                "listener.connect(broker.host, broker.port)\n"
-                "listener.loop_start()\n"
-            ),
-            "on_message keeps the payloads in its own list": (
-                "received = []\n"
-                "def on_connect(client, userdata, flags, reason_code, properties):\n"
-                "    client.subscribe('study/answer', qos=1)\n"
-                "listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, 'listener04')\n"
-                "listener.on_connect = on_connect\n"
-                "listener.on_subscribe = lambda client, userdata, mid, codes, properties: listening.set()\n"
-                "listener.on_message = lambda client, userdata, message: received.append(message.payload.decode())\n"
-                "listener.connect(broker.host, broker.port)\n"
-                "listener.loop_start()\n"
-            ),
-            "on_subscribe clears listening instead of setting it": (
-                "def on_connect(client, userdata, flags, reason_code, properties):\n"
-                "    client.subscribe('study/answer', qos=1)\n"
-                "listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, 'listener04')\n"
-                "listener.on_connect = on_connect\n"
-                "listener.on_subscribe = lambda client, userdata, mid, codes, properties: listening.clear()\n"
-                "listener.on_message = lambda client, userdata, message: answers.put(message.payload.decode())\n"
-                "listener.connect(broker.host, broker.port)\n"
-                "listener.loop_start()\n"
-            ),
         },
         "right": {
             "decorators and a named on_subscribe": (
