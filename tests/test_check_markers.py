@@ -1,6 +1,6 @@
 """The broker orderings that the self-checks of notebooks 06, 07 and 09 rely on to answer at once.
 
-MQTT 3.1.1 orders only PUBLISH packets and their acknowledgements (section 4.6), per topic and QoS
+Section 4.6 of MQTT 3.1.1 orders only PUBLISH packets and their acknowledgements, per topic and QoS
 ([MQTT-4.6.0-6]). The checks prove that something did NOT happen by round-tripping a marker after it, which
 needs more than that; these tests show that both brokers of the series give it, in bounded repeated rounds:
 
