@@ -122,6 +122,13 @@ EXERCISES = [
                 "secure.tls_set(ca_certs=tls_broker.ca_file)\n"
                 "secure.connect(tls_broker.host, tls_broker.tls_port)\n"
             ),
+            "subscribes at QoS 2 (more than asked)": (
+                "secure = EventClient('secure', topics=[('exercise/secure', 2)])\n"
+                "secure.tls_set(ca_certs=tls_broker.ca_file)\n"
+                "secure.connect(tls_broker.host, tls_broker.tls_port)\n"
+                "secure.loop_start()\n"
+                "secure.ready.wait(5)\n"
+            ),
             "subscribes at QoS 0": (
                 "secure = EventClient('secure', topics=[('exercise/secure', 0)])\n"
                 "secure.tls_set(ca_certs=tls_broker.ca_file)\n"

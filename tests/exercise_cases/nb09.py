@@ -32,12 +32,26 @@ EXERCISES = [
                 "    if flags.session_present:\n"
                 '        client.subscribe("exercise/survivor", qos=1)\n'
             ),
+            "subscribes at QoS 2 and publishes a QoS 1 'hello' to exercise/survivor from on_connect": (
+                "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
+                '    client.subscribe("exercise/survivor", qos=2)\n'
+                '    client.publish("exercise/survivor", "hello", qos=1)\n'
+            ),
+            "waits for the SUBACK inside on_connect (mqtt_helpers.subscribe)": (
+                "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
+                '    mqtt_helpers.subscribe(client, "exercise/survivor", qos=1)\n'
+            ),
             "the VERSION1 signature (paho 1.x)": (
                 "def survivor_on_connect(client, userdata, flags, rc):\n"
                 '    client.subscribe("exercise/survivor", qos=1)\n'
             ),
         },
         "right": {
+            "also publishes a QoS 0 'back online' to exercise/survivor from on_connect": (
+                "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
+                '    client.subscribe("exercise/survivor", qos=1)\n'
+                '    client.publish("exercise/survivor", "back online", qos=0)\n'
+            ),
             "a list of (topic, qos) and a check of the reason code": (
                 "def survivor_on_connect(client, userdata, flags, reason_code, properties):\n"
                 "    if reason_code.is_failure:\n"
