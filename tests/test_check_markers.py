@@ -5,7 +5,7 @@ Section 4.6 of MQTT 3.1.1 orders only PUBLISH packets and their acknowledgements
 needs more than that; these tests show that both brokers of the series give it, in bounded repeated rounds:
 
 - notebook 09: a SUBACK comes before the PUBACK of a QoS 1 PUBLISH sent after the SUBSCRIBE on one connection,
-  also when both packets arrive in one TCP segment;
+  with both packets sent in one TCP segment;
 - notebook 09: once a client has the PUBCOMP of its own QoS 2 message and then a marker's PUBACK, a QoS 0 or 1
   copy of that message has reached it (amqtt sends the PUBCOMP before the copy; a QoS 2 copy may still be in
   its own handshake then: on amqtt 18 of 100 rounds, which is why notebook 09 says so);
@@ -19,6 +19,8 @@ needs more than that; these tests show that both brokers of the series give it, 
 - notebook 06, exercise 1: once a client's second QoS 1 marker is back (sent after paho handled the first one's
   PUBACK, so after on_connect returned), what on_connect published, and the will of the client's previous, broken
   connection, have reached a watcher and the retained store;
+- notebook 06, exercise 2: a QoS 1 message queued for a persistent session while its client was away reaches the
+  client, back, before its own sentinel on a sibling topic;
 - notebook 06, exercise 2: a client's own message on alerts/sync (granted QoS 0 or 1) reaches it before the QoS 1
   marker it publishes next on another topic.
 """
@@ -237,3 +239,24 @@ def test_own_sentinel_before_own_marker_on_another_topic(broker: BrokerHandle, g
             assert topics == ["alerts/sync", "owl-check"], f"round {n}: {topics}"
     finally:
         close_client(owl)
+
+
+def test_queued_message_before_own_sentinel_after_reconnect(broker: BrokerHandle) -> None:
+    """Notebook 06, exercise 2: a QoS 1 alert queued for the owl's persistent session while it was away reaches
+    it, once it is back, before its own sentinel on a sibling topic, sent once its on_connect's SUBACK is in."""
+    publisher = connect_client(broker, "owl-queue-publisher")
+    inbox = Inbox()
+    owl = connect_client(broker, "night-owl-queue", clean_session=False, inbox=inbox)
+    try:
+        subscribe(owl, "alerts/#", qos=1)  # the persistent session keeps it while the owl is away
+        for n in range(ROUNDS):
+            close_client(owl)
+            publisher.publish("alerts/smoke", str(n), qos=1).wait_for_publish(timeout=5)
+            owl = connect_client(broker, "night-owl-queue", clean_session=False, inbox=inbox)
+            subscribe(owl, "alerts/#", qos=1)  # as the learner's on_connect does
+            owl.publish("alerts/sync", str(n), qos=1)
+            got = [(m.topic, m.payload) for m in inbox.wait(2, timeout=5)]
+            assert got == [("alerts/smoke", str(n).encode()), ("alerts/sync", str(n).encode())], f"round {n}: {got}"
+    finally:
+        close_client(owl)
+        close_client(publisher)

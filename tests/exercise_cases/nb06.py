@@ -53,6 +53,20 @@ EXERCISES = [
             "online published to garden/gate/online": _GATE.format(**_RIGHT).replace(
                 "publish('garden/gate/status'", "publish('garden/gate/online'"
             ),
+            "on_connect with paho 1.x's four parameters (raises TypeError in paho's thread)": _GATE.format(
+                **_RIGHT
+            ).replace("flags, reason_code, properties)", "flags, rc)"),
+            # A right answer ran first and left 'online' retained at QoS 1 on the broker; then the learner
+            # changed the cell to publish 'online' without retain: only the retained store shows it.
+            "online not retained, after a right answer had left 'online' retained": (
+                "published = threading.Event()\n"
+                + _GATE.format(**_RIGHT).replace(
+                    "gate.connect(", "gate.on_publish = lambda *a: published.set()\ngate.connect("
+                )
+                + "published.wait(5)\n"
+                + "mqtt_helpers.close_client(gate)\n"
+                + _GATE.format(**{**_RIGHT, "online_retain": False})
+            ),
         },
         "right": {
             "a subclass with keyword arguments and bytes payloads": (
@@ -81,6 +95,9 @@ EXERCISES = [
             "subscribes to alerts/smoke only (the sentinel on alerts/sync never returns)": _OWL.format(
                 **_OWL_RIGHT
             ).replace("'alerts/#'", "'alerts/smoke'"),
+            "a typo in on_message (owl_alertz: NameError ends paho's thread)": _OWL.format(
+                **{**_OWL_RIGHT, "put": "message.payload.decode()"}
+            ).replace("owl_alerts.put(", "owl_alertz.put("),
             "subscribes to 'alerts' without a wildcard": _OWL.format(**_OWL_RIGHT).replace("'alerts/#'", "'alerts'"),
             "clean_session=False with a new client id each time": _OWL.format(**_OWL_RIGHT).replace(
                 "'night-owl'", "mqtt_helpers.unique_client_id('night-owl')"
