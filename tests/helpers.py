@@ -70,6 +70,29 @@ def raw_socket(host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> socket
     return sock
 
 
+def read_packet(sock: socket.socket) -> bytes:
+    """The next whole packet the broker sends (fixed header included), read byte-exact so nothing after it is lost."""
+
+    def read(count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = sock.recv(count - len(data))
+            if not chunk:
+                raise ConnectionError("the broker closed the connection")
+            data += chunk
+        return data
+
+    header = read(1)
+    length, shift = 0, 0
+    while True:
+        byte = read(1)
+        header += byte
+        length += (byte[0] & 0x7F) << shift
+        shift += 7
+        if not byte[0] & 0x80:
+            return header + read(length)
+
+
 def until_closed(sock: socket.socket) -> bytes:
     """Everything the broker sends until it closes the connection (the close is the event waited on)."""
     data = b""

@@ -37,23 +37,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mqtt_helpers import BrokerHandle, Inbox, close_client, connect_client, start_broker, subscribe, wait_for
-from tests.helpers import connect_packet, raw_socket, string
+from tests.helpers import connect_packet, raw_socket, read_packet, string
 
 ROUNDS = 40
-
-
-def _read_packets(sock: socket.socket, count: int) -> list[bytes]:
-    """The first byte and body of the next `count` packets (all short: remaining length below 128)."""
-    data = b""
-    packets: list[bytes] = []
-    while len(packets) < count:
-        while len(data) < 2 or len(data) < 2 + data[1]:
-            chunk = sock.recv(256)
-            assert chunk, "the broker closed the connection"
-            data += chunk
-        packets.append(data[: 2 + data[1]])
-        data = data[2 + data[1] :]
-    return packets
 
 
 @pytest.mark.parametrize("marker", ["publish", "subscribe"])
@@ -68,9 +54,9 @@ def test_suback_before_a_later_marker_in_one_segment(broker: BrokerHandle, marke
     for n in range(ROUNDS):
         with raw_socket(broker.host, broker.port) as sock:
             sock.sendall(connect_packet(f"order{n % 3}".encode()))
-            assert _read_packets(sock, 1)[0][:1] == b"\x20"
+            assert read_packet(sock)[:1] == b"\x20"
             sock.sendall(subscribe_packet + later)  # one write: one segment on loopback
-            first, second = _read_packets(sock, 2)
+            first, second = read_packet(sock), read_packet(sock)
             assert (first[0], first[2:4]) == (0x90, b"\x00\x01"), f"round {n}: {first.hex()} before the SUBACK"
             assert second[2:4] == b"\x00\x02"
             sock.sendall(b"\xe0\x00")
@@ -158,9 +144,11 @@ def test_subscription_is_in_before_a_publish_that_follows_it(broker: BrokerHandl
     for n in range(ROUNDS):
         with raw_socket(broker.host, broker.port) as sock:
             sock.sendall(connect_packet(f"own{n % 3}".encode()))  # clean session: nothing left from the round before
-            assert _read_packets(sock, 1)[0][:1] == b"\x20"
+            assert read_packet(sock)[:1] == b"\x20"
             sock.sendall(subscribe_packet + publish_packet)  # one write: one segment on loopback
-            packets = _read_packets(sock, 3)  # SUBACK, PUBACK and the copy, in an order no test here relies on
+            packets = [
+                read_packet(sock) for _ in range(3)
+            ]  # SUBACK, PUBACK and the copy, in an order no test here relies on
             kinds = sorted(packet[0] & 0xF0 for packet in packets)
             assert kinds == [0x30, 0x40, 0x90], f"round {n}: {[packet.hex() for packet in packets]}"
             copy = next(packet for packet in packets if packet[0] & 0xF0 == 0x30)

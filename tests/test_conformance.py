@@ -42,7 +42,7 @@ from mqtt_helpers._brokers.amqtt_fixes import (
 )
 from mqtt_helpers._brokers.mosquitto import MosquittoBroker
 from mqtt_helpers.broker import KINDS
-from tests.helpers import Received, TestClient, require
+from tests.helpers import Received, TestClient, read_packet, require
 from tests.helpers import TextInbox as Inbox
 
 TIMEOUT = 5.0
@@ -686,26 +686,12 @@ class RawConnection:
             self.sock.sendall(connect_packet(unique_id("raw")))
             assert self.read_packet() == CONNACK_ACCEPTED, f"{self.where} refused a plain CONNECT"
 
-    def _read(self, count: int) -> bytes:
-        data = b""
-        while len(data) < count:
-            chunk = self.sock.recv(count - len(data))
-            if not chunk:
-                raise ConnectionError(f"{self.where} closed the connection")
-            data += chunk
-        return data
-
     def read_packet(self) -> bytes:
         """The next whole packet the broker sends (fixed header included)."""
-        header = self._read(1)
-        length, shift = 0, 0
-        while True:
-            byte = self._read(1)
-            header += byte
-            length += (byte[0] & 0x7F) << shift
-            shift += 7
-            if not byte[0] & 0x80:
-                return header + self._read(length)
+        try:
+            return read_packet(self.sock)
+        except ConnectionError:
+            raise ConnectionError(f"{self.where} closed the connection") from None
 
     def wait_closed(self) -> bytes:
         """Wait (at most TIMEOUT) for the broker to close the connection; return what it sent before."""
